@@ -1,0 +1,159 @@
+//! Identifier generation: AWS-shaped access key ids that encode the account, user ids, secrets and request ids.
+//!
+//! One random source serves them all, so `IdGen::seeded` makes every generated value reproducible.
+
+use crate::model::Secret;
+use data_encoding::{BASE32_NOPAD, BASE64};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use std::sync::Mutex;
+
+pub const LONG_TERM_KEY_PREFIX: &str = "AKIA";
+pub const USER_ID_PREFIX: &str = "AIDA";
+
+pub struct IdGen {
+    rng: Mutex<ChaCha20Rng>,
+}
+
+impl std::fmt::Debug for IdGen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdGen")
+    }
+}
+
+impl IdGen {
+    /// Unpredictable ids, seeded from the operating system.
+    pub fn from_entropy() -> Self {
+        IdGen {
+            rng: Mutex::new(ChaCha20Rng::from_os_rng()),
+        }
+    }
+
+    /// Reproducible ids: the same seed and the same calls give the same values.
+    pub fn seeded(seed: u64) -> Self {
+        IdGen {
+            rng: Mutex::new(ChaCha20Rng::seed_from_u64(seed)),
+        }
+    }
+
+    fn fill(&self, buf: &mut [u8]) {
+        // A poisoned lock only means another thread panicked mid-fill; the generator is still usable.
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        rng.fill_bytes(buf);
+    }
+
+    /// The 16 base32 characters after the prefix: a generation flag, 40 bits of account, random rest.
+    fn account_tagged(&self, account: &str) -> String {
+        let account: u64 = account.parse().unwrap_or(0) & 0xff_ffff_ffff;
+        let mut random = [0u8; 5];
+        self.fill(&mut random);
+        let z: u64 = (1 << 47) | (account << 7) | u64::from(random[0] & 0x7f);
+        let mut raw = [0u8; 10];
+        raw[..6].copy_from_slice(&z.to_be_bytes()[2..]);
+        raw[6..].copy_from_slice(&random[1..]);
+        BASE32_NOPAD.encode(&raw)
+    }
+
+    pub fn access_key_id(&self, account: &str) -> String {
+        format!("{LONG_TERM_KEY_PREFIX}{}", self.account_tagged(account))
+    }
+
+    pub fn user_id(&self, account: &str) -> String {
+        let mut extra = [0u8; 1];
+        self.fill(&mut extra);
+        let last = BASE32_NOPAD.encode(&extra);
+        format!(
+            "{USER_ID_PREFIX}{}{}",
+            self.account_tagged(account),
+            &last[..1]
+        )
+    }
+
+    /// 40 characters of `A–Z a–z 0–9 + /`, like AWS secrets.
+    pub fn secret(&self) -> Secret {
+        let mut raw = [0u8; 30];
+        self.fill(&mut raw);
+        let s = Secret::new(BASE64.encode(&raw));
+        zeroize::Zeroize::zeroize(&mut raw);
+        s
+    }
+
+    /// A lowercase UUID v4, as AWS writes RequestId.
+    pub fn request_id(&self) -> String {
+        let mut raw = [0u8; 16];
+        self.fill(&mut raw);
+        uuid::Builder::from_random_bytes(raw)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
+    }
+}
+
+/// The account a current-generation access key id encodes, or `None` for old-generation or malformed ids.
+pub fn account_from_key_id(id: &str) -> Option<String> {
+    let tail = id.get(4..20)?;
+    if id.len() != 20 {
+        return None;
+    }
+    let raw = BASE32_NOPAD.decode(tail.as_bytes()).ok()?;
+    let mut z = [0u8; 8];
+    z[2..].copy_from_slice(raw.get(..6)?);
+    let z = u64::from_be_bytes(z);
+    if z & (1 << 47) == 0 {
+        return None;
+    }
+    Some(format!("{:012}", (z & 0x7fff_ffff_ff80) >> 7))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ids_encode_the_account() {
+        let ids = IdGen::seeded(7);
+        let id = ids.access_key_id("123456789012");
+        assert_eq!(id.len(), 20);
+        assert!(id.starts_with("AKIARZPUZDIK"), "{id}");
+        assert_eq!(account_from_key_id(&id).as_deref(), Some("123456789012"));
+    }
+
+    #[test]
+    fn a_real_key_decodes_to_its_account() {
+        assert_eq!(
+            account_from_key_id("AKIAVCODYLSA53PQK4ZA").as_deref(),
+            Some("348839763073")
+        );
+        assert_eq!(account_from_key_id("AKIAIOSFODNN7EXAMPLE"), None);
+    }
+
+    #[test]
+    fn user_ids_and_secrets_have_aws_shapes() {
+        let ids = IdGen::from_entropy();
+        let uid = ids.user_id("123456789012");
+        assert_eq!(uid.len(), 21);
+        assert!(uid.starts_with("AIDA"));
+        let secret = ids.secret();
+        assert_eq!(secret.expose().len(), 40);
+        assert!(
+            secret
+                .expose()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+        );
+        let rid = ids.request_id();
+        assert_eq!(rid.len(), 36);
+        assert_eq!(rid, rid.to_lowercase());
+    }
+
+    #[test]
+    fn seeded_generators_repeat() {
+        let (a, b) = (IdGen::seeded(42), IdGen::seeded(42));
+        assert_eq!(
+            a.access_key_id("111122223333"),
+            b.access_key_id("111122223333")
+        );
+        assert_eq!(a.secret(), b.secret());
+        assert_eq!(a.request_id(), b.request_id());
+    }
+}

@@ -1,0 +1,38 @@
+-- iamlite schema, version 1. Timestamps are milliseconds since the Unix epoch (UTC).
+
+CREATE TABLE accounts (
+    account_id  TEXT PRIMARY KEY,
+    create_date INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+    user_id     TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL REFERENCES accounts(account_id),
+    name        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    create_date INTEGER NOT NULL
+);
+-- IAM user names are unique per account without regard to case.
+CREATE UNIQUE INDEX users_by_name ON users(account_id, name COLLATE NOCASE);
+
+CREATE TABLE user_tags (
+    user_id   TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    key_lower TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    PRIMARY KEY (user_id, key_lower)
+) WITHOUT ROWID;
+
+-- user_id NULL marks a key of the account's root user.
+CREATE TABLE access_keys (
+    access_key_id     TEXT PRIMARY KEY,
+    account_id        TEXT NOT NULL REFERENCES accounts(account_id),
+    user_id           TEXT REFERENCES users(user_id),
+    secret            TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+    create_date       INTEGER NOT NULL,
+    last_used_date    INTEGER,
+    last_used_service TEXT,
+    last_used_region  TEXT
+);
+CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date, access_key_id);

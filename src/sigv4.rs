@@ -1,0 +1,585 @@
+//! Pure SigV4 verification: parse the Authorization header or presigned query, rebuild the canonical
+//! request and string to sign, check the clock window, and compare signatures in constant time.
+//!
+//! Nothing here does I/O or reads the clock: callers pass the request parts, the secret and `now`,
+//! which is what lets AWS's published vectors test this byte for byte.
+
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::model::Secret;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, percent_encode};
+use sha2::{Digest, Sha256};
+use std::time::SystemTime;
+use subtle::ConstantTimeEq;
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::{Duration, OffsetDateTime, PrimitiveDateTime};
+
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub const TERMINATOR: &str = "aws4_request";
+/// Largest `X-Amz-Expires` AWS accepts: seven days.
+pub const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
+/// How far `X-Amz-Date` may be from the server's clock.
+pub const MAX_SKEW: Duration = Duration::minutes(15);
+
+const AMZ_DATE_FORMAT: &[FormatItem<'static>] =
+    format_description!("[year][month][day]T[hour][minute][second]Z");
+
+/// RFC 3986 unreserved characters stay; everything else is percent-encoded.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What verification needs from an HTTP request, borrowed as received.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestParts<'a> {
+    pub method: &'a str,
+    /// Path as sent, still percent-encoded.
+    pub path: &'a str,
+    /// Query string as sent, without `?`.
+    pub query: &'a str,
+    pub headers: &'a http::HeaderMap,
+    /// The URI authority (HTTP/2 `:authority`), used when there is no Host header.
+    pub authority: Option<&'a str>,
+    /// Lowercase hex SHA-256 of the raw body.
+    pub payload_sha256: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Header,
+    Presigned { expires: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub date: String,
+    pub region: String,
+    pub service: String,
+}
+
+impl Scope {
+    pub fn to_scope_string(&self) -> String {
+        format!(
+            "{}/{}/{}/{TERMINATOR}",
+            self.date, self.region, self.service
+        )
+    }
+}
+
+/// A parsed, well-formed signature claim; nothing in it is trusted until `verify` succeeds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub access_key_id: String,
+    pub scope: Scope,
+    pub amz_date: String,
+    pub time: OffsetDateTime,
+    pub signed_headers: String,
+    pub signature: String,
+    pub mode: Mode,
+    pub security_token: Option<String>,
+}
+
+impl std::fmt::Debug for Claim {
+    // The signature and token stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim")
+            .field("access_key_id", &self.access_key_id)
+            .field("scope", &self.scope)
+            .field("amz_date", &self.amz_date)
+            .field("signed_headers", &self.signed_headers)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn format_amz_date(t: OffsetDateTime) -> String {
+    t.format(AMZ_DATE_FORMAT).unwrap_or_default()
+}
+
+pub fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
+    PrimitiveDateTime::parse(s, AMZ_DATE_FORMAT)
+        .ok()
+        .map(PrimitiveDateTime::assume_utc)
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Lowercase hex SHA-256 of a request body, as the canonical request's last line wants it.
+pub fn payload_hash(body: &[u8]) -> String {
+    sha256_hex(body)
+}
+
+fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Query parameter lookup for the presigned fields (first occurrence wins).
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_decode(k.as_bytes()).decode_utf8().ok()?;
+        if k == name {
+            Some(percent_decode(v.as_bytes()).decode_utf8_lossy().into_owned())
+        } else {
+            None
+        }
+    })
+}
+
+fn has_query_param(query: &str, name: &str) -> bool {
+    query_param(query, name).is_some()
+}
+
+/// Parses a `Credential` value: `AKID/YYYYMMDD/region/service/aws4_request`.
+fn parse_credential(value: &str, fail: &dyn Fn(String) -> ApiError) -> ApiResult<(String, Scope)> {
+    let parts: Vec<&str> = value.split('/').collect();
+    if parts.len() != 5 || parts.iter().any(|p| p.is_empty()) {
+        return Err(fail(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{value}'."
+        )));
+    }
+    if parts[4] != TERMINATOR {
+        return Err(fail(format!(
+            "Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{}'.",
+            parts[4]
+        )));
+    }
+    if parts[1].len() != 8 || !parts[1].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(fail(format!(
+            "Credential should be scoped to a valid date in YYYYMMDD format, not '{}'.",
+            parts[1]
+        )));
+    }
+    Ok((
+        parts[0].to_string(),
+        Scope {
+            date: parts[1].to_string(),
+            region: parts[2].to_string(),
+            service: parts[3].to_string(),
+        },
+    ))
+}
+
+fn check_signed_headers(list: &str, mode: Mode, fail: &dyn Fn(String) -> ApiError) -> ApiResult<()> {
+    let names: Vec<&str> = list.split(';').collect();
+    let well_formed = !list.is_empty()
+        && names.iter().all(|n| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        })
+        && names.windows(2).all(|w| w[0] < w[1]);
+    if !well_formed {
+        return Err(fail(format!(
+            "SignedHeaders must be lowercase header names separated by ';', sorted and without repeats, got '{list}'."
+        )));
+    }
+    if !names.contains(&"host") {
+        return Err(fail("SignedHeaders must include 'host'.".to_string()));
+    }
+    if mode == Mode::Header && !names.contains(&"x-amz-date") {
+        return Err(fail("SignedHeaders must include 'x-amz-date'.".to_string()));
+    }
+    Ok(())
+}
+
+fn check_signature_hex(sig: &str) -> ApiResult<()> {
+    if sig.len() == 64 && sig.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(ApiError::signature_does_not_match())
+    }
+}
+
+/// Reads the signature claim from the request, or says why it is missing or malformed.
+pub fn parse(parts: &RequestParts<'_>) -> ApiResult<Claim> {
+    let authorization = parts.headers.get(http::header::AUTHORIZATION);
+    let presigned = has_query_param(parts.query, "X-Amz-Algorithm")
+        || has_query_param(parts.query, "X-Amz-Signature")
+        || has_query_param(parts.query, "X-Amz-Credential");
+    match (authorization, presigned) {
+        (None, false) => Err(ApiError::missing_authentication_token()),
+        (Some(_), true) => Err(ApiError::new(
+            ErrorCode::IncompleteSignature,
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified.",
+        )),
+        (Some(value), false) => parse_header(parts, value),
+        (None, true) => parse_presigned(parts),
+    }
+}
+
+fn parse_header(parts: &RequestParts<'_>, value: &http::HeaderValue) -> ApiResult<Claim> {
+    let raw = String::from_utf8_lossy(value.as_bytes()).into_owned();
+    let fail = |sentence: String| ApiError::incomplete_signature(&sentence, &raw);
+    let (algorithm, rest) = raw.trim().split_once(' ').unwrap_or((raw.trim(), ""));
+    if algorithm != ALGORITHM {
+        return Err(fail(format!("Unsupported AWS 'algorithm': '{algorithm}'.")));
+    }
+    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+    for field in rest.split(',') {
+        let field = field.trim();
+        if field.is_empty() {
+            continue;
+        }
+        let Some((name, val)) = field.split_once('=') else {
+            return Err(fail(format!(
+                "Authorization header requires each component to be of the form key=value, got '{field}'."
+            )));
+        };
+        let slot = match name.trim() {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed_headers,
+            "Signature" => &mut signature,
+            _ => continue,
+        };
+        if slot.replace(val.trim().to_string()).is_some() {
+            return Err(fail(format!(
+                "Authorization header has the '{}' parameter more than once.",
+                name.trim()
+            )));
+        }
+    }
+    let credential = credential
+        .ok_or_else(|| fail("Authorization header requires 'Credential' parameter.".into()))?;
+    let signed_headers = signed_headers
+        .ok_or_else(|| fail("Authorization header requires 'SignedHeaders' parameter.".into()))?;
+    let signature = signature
+        .ok_or_else(|| fail("Authorization header requires 'Signature' parameter.".into()))?;
+    let (access_key_id, scope) = parse_credential(&credential, &fail)?;
+    check_signed_headers(&signed_headers, Mode::Header, &fail)?;
+    let amz_date = header_str(parts.headers, "x-amz-date").ok_or_else(|| {
+        fail("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".into())
+    })?;
+    let time = parse_amz_date(amz_date).ok_or_else(|| {
+        fail(format!(
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", got '{amz_date}'."
+        ))
+    })?;
+    check_signature_hex(&signature)?;
+    Ok(Claim {
+        access_key_id,
+        scope,
+        amz_date: amz_date.to_string(),
+        time,
+        signed_headers,
+        signature,
+        mode: Mode::Header,
+        security_token: header_str(parts.headers, "x-amz-security-token").map(str::to_string),
+    })
+}
+
+fn parse_presigned(parts: &RequestParts<'_>) -> ApiResult<Claim> {
+    let fail = |sentence: String| {
+        ApiError::new(
+            ErrorCode::IncompleteSignature,
+            format!("{sentence} Re-examine the query-string parameters."),
+        )
+    };
+    let require = |name: &str| {
+        query_param(parts.query, name).ok_or_else(|| {
+            fail(format!(
+                "AWS query-string parameters must include '{name}'."
+            ))
+        })
+    };
+    let algorithm = require("X-Amz-Algorithm")?;
+    if algorithm != ALGORITHM {
+        return Err(fail(format!("Unsupported AWS 'algorithm': '{algorithm}'.")));
+    }
+    let credential = require("X-Amz-Credential")?;
+    let amz_date = require("X-Amz-Date")?;
+    let expires = require("X-Amz-Expires")?;
+    let signed_headers = require("X-Amz-SignedHeaders")?;
+    let signature = require("X-Amz-Signature")?;
+    let expires: u64 = match expires.parse() {
+        Ok(n) if (1..=MAX_PRESIGNED_EXPIRES).contains(&n) => n,
+        _ => {
+            return Err(fail(format!(
+                "X-Amz-Expires must be a whole number of seconds from 1 to {MAX_PRESIGNED_EXPIRES}, got '{expires}'."
+            )));
+        }
+    };
+    let mode = Mode::Presigned { expires };
+    let (access_key_id, scope) = parse_credential(&credential, &fail)?;
+    check_signed_headers(&signed_headers, mode, &fail)?;
+    let time = parse_amz_date(&amz_date).ok_or_else(|| {
+        fail(format!(
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", got '{amz_date}'."
+        ))
+    })?;
+    check_signature_hex(&signature)?;
+    Ok(Claim {
+        access_key_id,
+        scope,
+        amz_date,
+        time,
+        signed_headers,
+        signature,
+        mode,
+        security_token: query_param(parts.query, "X-Amz-Security-Token"),
+    })
+}
+
+/// The scope date must be the date of `X-Amz-Date`, and the request must be inside its time window.
+pub fn check_time(claim: &Claim, now: OffsetDateTime) -> ApiResult<()> {
+    if !claim.amz_date.starts_with(&claim.scope.date) {
+        return Err(ApiError::scope_date_mismatch(
+            &claim.scope.date,
+            &claim.amz_date,
+        ));
+    }
+    if claim.time > now + MAX_SKEW {
+        return Err(ApiError::signature_not_yet_current(
+            &claim.amz_date,
+            &format_amz_date(now + MAX_SKEW),
+            &format_amz_date(now),
+        ));
+    }
+    match claim.mode {
+        Mode::Header if claim.time < now - MAX_SKEW => Err(ApiError::signature_expired(
+            &claim.amz_date,
+            &format_amz_date(now - MAX_SKEW),
+            &format_amz_date(now),
+        )),
+        Mode::Presigned { expires }
+            if now > claim.time + Duration::seconds(i64::try_from(expires).unwrap_or(i64::MAX)) =>
+        {
+            Err(ApiError::request_expired())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Removes `.`/`..`/empty segments and encodes the path again, as SigV4 does for every service but S3.
+fn canonical_uri(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    for seg in &segments {
+        out.push('/');
+        out.extend(percent_encode(seg.as_bytes(), UNRESERVED));
+    }
+    if out.is_empty() || (path.ends_with('/') && !segments.is_empty()) {
+        out.push('/');
+    }
+    out
+}
+
+fn canonical_query(query: &str, mode: Mode) -> String {
+    let mut pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k: Vec<u8> = percent_decode(k.as_bytes()).collect();
+            if matches!(mode, Mode::Presigned { .. }) && k == b"X-Amz-Signature" {
+                return None;
+            }
+            let v: Vec<u8> = percent_decode(v.as_bytes()).collect();
+            Some((
+                percent_encode(&k, UNRESERVED).to_string(),
+                percent_encode(&v, UNRESERVED).to_string(),
+            ))
+        })
+        .collect();
+    pairs.sort();
+    let mut out = String::with_capacity(query.len() + 16);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}
+
+/// Trims a header value and folds runs of whitespace into one space.
+fn push_folded(out: &mut Vec<u8>, value: &[u8]) {
+    let mut pending_space = false;
+    let mut started = false;
+    for &b in value {
+        if b == b' ' || b == b'\t' {
+            pending_space = started;
+        } else {
+            if pending_space {
+                out.push(b' ');
+                pending_space = false;
+            }
+            out.push(b);
+            started = true;
+        }
+    }
+}
+
+/// Builds the canonical request for the claim. Fails if a signed header is absent.
+pub fn canonical_request(parts: &RequestParts<'_>, claim: &Claim) -> ApiResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(parts.method.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(canonical_uri(parts.path).as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(canonical_query(parts.query, claim.mode).as_bytes());
+    out.push(b'\n');
+    for name in claim.signed_headers.split(';') {
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        let mut values = parts.headers.get_all(name).iter().peekable();
+        if values.peek().is_none() {
+            match (name, parts.authority) {
+                ("host", Some(authority)) => push_folded(&mut out, authority.as_bytes()),
+                _ => {
+                    return Err(ApiError::new(
+                        ErrorCode::IncompleteSignature,
+                        format!("'{name}' is named as a SignedHeader, but it does not exist in the HTTP request."),
+                    ));
+                }
+            }
+        }
+        for (i, v) in values.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_folded(&mut out, v.as_bytes());
+        }
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out.extend_from_slice(claim.signed_headers.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(parts.payload_sha256.as_bytes());
+    Ok(out)
+}
+
+pub fn string_to_sign(claim: &Claim, canonical_request: &[u8]) -> String {
+    format!(
+        "{ALGORITHM}\n{}\n{}\n{}",
+        claim.amz_date,
+        claim.scope.to_scope_string(),
+        sha256_hex(canonical_request)
+    )
+}
+
+/// A derived SigV4 signing key (secret material: never logged).
+#[derive(Clone)]
+pub struct SigningKey([u8; 32]);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// Runs AWS's four-HMAC key derivation for the claim's scope.
+pub fn signing_key(secret: &Secret, claim: &Claim) -> SigningKey {
+    let time = SystemTime::from(claim.time);
+    let derived = aws_sigv4::sign::v4::generate_signing_key(
+        secret.expose(),
+        time,
+        &claim.scope.region,
+        &claim.scope.service,
+    );
+    let mut key = [0u8; 32];
+    let bytes = derived.as_ref();
+    key.copy_from_slice(&bytes[..32.min(bytes.len())]);
+    SigningKey(key)
+}
+
+/// The signature the client should have sent.
+pub fn expected_signature(key: &SigningKey, string_to_sign: &str) -> String {
+    aws_sigv4::sign::v4::calculate_signature(key.0, string_to_sign.as_bytes())
+}
+
+/// Constant-time comparison of the claimed signature with the expected one.
+pub fn verify(claim: &Claim, key: &SigningKey, string_to_sign: &str) -> ApiResult<()> {
+    let expected = expected_signature(key, string_to_sign);
+    if bool::from(expected.as_bytes().ct_eq(claim.signature.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::signature_does_not_match())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_is_normalised_and_encoded_twice() {
+        assert_eq!(canonical_uri("/"), "/");
+        assert_eq!(canonical_uri(""), "/");
+        assert_eq!(canonical_uri("/prefix/a%20b/./c/"), "/prefix/a%2520b/c/");
+        assert_eq!(canonical_uri("/a/../b"), "/b");
+        assert_eq!(canonical_uri("//a//"), "/a/");
+    }
+
+    #[test]
+    fn query_is_sorted_and_reencoded() {
+        assert_eq!(
+            canonical_query("b=2&a=1&a=0&c=x%2fy&sp=a%20b", Mode::Header),
+            "a=0&a=1&b=2&c=x%2Fy&sp=a%20b"
+        );
+        assert_eq!(
+            canonical_query("X-Amz-Signature=abc&z=1", Mode::Presigned { expires: 1 }),
+            "z=1"
+        );
+    }
+
+    #[test]
+    fn header_values_are_trimmed_and_folded() {
+        let mut out = Vec::new();
+        push_folded(&mut out, b"  a   b \t c  ");
+        assert_eq!(out, b"a b c");
+    }
+
+    #[test]
+    fn time_window_is_fifteen_minutes() {
+        let now = parse_amz_date("20220127T015928Z").unwrap();
+        let mut claim = Claim {
+            access_key_id: "AKIDEXAMPLE".into(),
+            scope: Scope {
+                date: "20220127".into(),
+                region: "us-east-1".into(),
+                service: "sts".into(),
+            },
+            amz_date: "20220127T001427Z".into(),
+            time: parse_amz_date("20220127T001427Z").unwrap(),
+            signed_headers: "host;x-amz-date".into(),
+            signature: "0".repeat(64),
+            mode: Mode::Header,
+            security_token: None,
+        };
+        assert_eq!(
+            check_time(&claim, now).unwrap_err().message,
+            "Signature expired: 20220127T001427Z is now earlier than 20220127T014428Z (20220127T015928Z - 15 min.)"
+        );
+        claim.amz_date = "20220127T021500Z".into();
+        claim.time = parse_amz_date(&claim.amz_date).unwrap();
+        assert_eq!(
+            check_time(&claim, now).unwrap_err().message,
+            "Signature not yet current: 20220127T021500Z is still later than 20220127T021428Z (20220127T015928Z + 15 min.)"
+        );
+        claim.amz_date = "20220127T020000Z".into();
+        claim.time = parse_amz_date(&claim.amz_date).unwrap();
+        assert!(check_time(&claim, now).is_ok());
+    }
+}

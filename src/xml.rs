@@ -1,0 +1,185 @@
+//! Response bodies: the Query protocol's success envelope, `ErrorResponse`, and the XML shapes actions share.
+
+use crate::error::{ApiError, ApiResult};
+use crate::model::{Tag, User};
+use quick_xml::escape::escape;
+use serde::Serialize;
+use std::fmt::Write;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+/// AWS's timestamp form: ISO 8601, UTC, whole seconds, `Z`.
+pub fn timestamp(millis: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    t.format(format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+    ))
+    .unwrap_or_default()
+}
+
+/// Renders an action's output as its `<ActionResult>` element.
+pub fn result<T: Serialize>(action: &str, value: &T) -> ApiResult<String> {
+    quick_xml::se::to_string_with_root(&format!("{action}Result"), value).map_err(|e| {
+        tracing::error!(error = %e, action, "cannot render response");
+        ApiError::service_failure()
+    })
+}
+
+/// `<ActionResponse xmlns=…>[<ActionResult>…]<ResponseMetadata>…</ResponseMetadata></ActionResponse>`.
+pub fn success(namespace: &str, action: &str, result: Option<&str>, request_id: &str) -> String {
+    let mut out = String::with_capacity(256 + result.map_or(0, str::len));
+    let _ = write!(out, "<{action}Response xmlns=\"{namespace}\">");
+    if let Some(result) = result {
+        out.push_str(result);
+    }
+    let _ = write!(
+        out,
+        "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>\n"
+    );
+    out
+}
+
+/// `<ErrorResponse>` with Type, Code, Message and a top-level RequestId, as AWS writes it.
+pub fn error(namespace: &str, err: &ApiError, request_id: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"{namespace}\"><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>\n",
+        err.code.fault().as_str(),
+        err.code.as_str(),
+        escape(err.message.as_str()),
+    )
+}
+
+/// A list as the Query protocol writes it: `<Name><member>…</member>…</Name>`, `<Name/>` when empty.
+#[derive(Debug, Serialize)]
+pub struct Members<T> {
+    pub member: Vec<T>,
+}
+
+impl<T> From<Vec<T>> for Members<T> {
+    fn from(member: Vec<T>) -> Self {
+        Members { member }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagXml {
+    pub key: String,
+    pub value: String,
+}
+
+impl From<Tag> for TagXml {
+    fn from(t: Tag) -> Self {
+        TagXml {
+            key: t.key,
+            value: t.value,
+        }
+    }
+}
+
+/// The `User` structure; `Tags` appears only when the user has tags.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserXml {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    pub user_id: String,
+    pub arn: String,
+    pub create_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Members<TagXml>>,
+}
+
+impl UserXml {
+    pub fn new(user: User, with_tags: bool) -> Self {
+        let arn = user.arn();
+        let tags = (with_tags && !user.tags.is_empty())
+            .then(|| Members::from(user.tags.into_iter().map(TagXml::from).collect::<Vec<_>>()));
+        UserXml {
+            path: Some(user.path),
+            user_name: Some(user.name),
+            user_id: user.user_id,
+            arn,
+            create_date: timestamp(user.create_date),
+            tags,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Listing {
+        users: Members<UserXml>,
+        is_truncated: bool,
+    }
+
+    #[test]
+    fn empty_lists_are_written_as_empty_elements() {
+        let xml = result(
+            "ListUsers",
+            &Listing {
+                users: Members::from(vec![]),
+                is_truncated: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            xml,
+            "<ListUsersResult><Users/><IsTruncated>false</IsTruncated></ListUsersResult>"
+        );
+    }
+
+    #[test]
+    fn user_with_tags_and_escaping() {
+        let user = User {
+            user_id: "AIDA".into(),
+            account_id: "123456789012".into(),
+            name: "a&b".into(),
+            path: "/".into(),
+            create_date: 1_329_693_291_999,
+            tags: vec![Tag {
+                key: "k<".into(),
+                value: "v\"'>".into(),
+            }],
+        };
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct R {
+            user: UserXml,
+        }
+        let xml = result(
+            "GetUser",
+            &R {
+                user: UserXml::new(user, true),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            xml,
+            "<GetUserResult><User><Path>/</Path><UserName>a&amp;b</UserName><UserId>AIDA</UserId>\
+             <Arn>arn:aws:iam::123456789012:user/a&amp;b</Arn><CreateDate>2012-02-19T23:14:51Z</CreateDate>\
+             <Tags><member><Key>k&lt;</Key><Value>v\"'&gt;</Value></member></Tags></User></GetUserResult>"
+        );
+    }
+
+    #[test]
+    fn error_envelope_has_request_id_at_top_level() {
+        let e = ApiError::no_such_user("ghost");
+        assert_eq!(
+            error(IAM_NAMESPACE, &e, "rid"),
+            "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
+             <Code>NoSuchEntity</Code><Message>The user with name ghost cannot be found.</Message></Error>\
+             <RequestId>rid</RequestId></ErrorResponse>\n"
+        );
+    }
+}
