@@ -38,11 +38,7 @@ impl std::fmt::Debug for Authenticator {
 
 impl Authenticator {
     fn signing_key(&self, secret: &Secret, claim: &sigv4::Claim) -> SigningKey {
-        let cache_key = format!(
-            "{}/{}",
-            claim.access_key_id,
-            claim.scope.to_scope_string()
-        );
+        let cache_key = format!("{}/{}", claim.access_key_id, claim.scope.to_scope_string());
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((cached_secret, key)) = keys.get(&cache_key) {
             if bool::from(

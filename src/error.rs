@@ -172,7 +172,9 @@ impl ApiError {
     pub fn signature_expired(request: &str, earliest: &str, now: &str) -> Self {
         Self::new(
             ErrorCode::SignatureDoesNotMatch,
-            format!("Signature expired: {request} is now earlier than {earliest} ({now} - 15 min.)"),
+            format!(
+                "Signature expired: {request} is now earlier than {earliest} ({now} - 15 min.)"
+            ),
         )
     }
 

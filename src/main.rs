@@ -1,8 +1,8 @@
 //! The `iamlite` binary: read the configuration, start the server, print the banner, stop on SIGINT/SIGTERM.
 
 use clap::Parser;
-use iamlite::config::{Cli, Storage};
 use iamlite::Server;
+use iamlite::config::{Cli, Storage};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 

@@ -225,7 +225,11 @@ pub fn is_valid_path_prefix(p: &str) -> bool {
 }
 
 fn is_unicode_space_separator(c: char) -> bool {
-    matches!(c, ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}')
+    matches!(
+        c,
+        ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+    )
 }
 
 pub fn is_tag_char(c: char) -> bool {
@@ -316,7 +320,9 @@ impl Validator {
             self.special.get_or_insert_with(|| {
                 ApiError::new(
                     ErrorCode::ValidationError,
-                    format!("The specified value for {field} is invalid. {USER_NAME_PATTERN_MESSAGE}"),
+                    format!(
+                        "The specified value for {field} is invalid. {USER_NAME_PATTERN_MESSAGE}"
+                    ),
                 )
             });
         }

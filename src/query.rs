@@ -17,7 +17,9 @@ fn decode_component(raw: &[u8]) -> ApiResult<String> {
     while i < raw.len() {
         match raw[i] {
             b'%' => {
-                let hex = raw.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                let hex = raw
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
                 if hex.is_none() {
                     return Err(ApiError::malformed_query_string("invalid percent-encoding"));
                 }
@@ -27,7 +29,10 @@ fn decode_component(raw: &[u8]) -> ApiResult<String> {
         }
     }
     // The escapes are known to be well formed; the crate does the decoding.
-    let plus_as_space: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
     bytes.extend(percent_decode(&plus_as_space));
     String::from_utf8(bytes).map_err(|_| ApiError::malformed_query_string("invalid UTF-8"))
 }
@@ -43,7 +48,8 @@ impl Params {
                 Some(eq) => (&part[..eq], &part[eq + 1..]),
                 None => (part, &b""[..]),
             };
-            self.pairs.push((decode_component(name)?, decode_component(value)?));
+            self.pairs
+                .push((decode_component(name)?, decode_component(value)?));
         }
         Ok(())
     }

@@ -57,7 +57,11 @@ fn claimed_service(parts: &request::Parts) -> Service {
 }
 
 fn is_form(parts: &request::Parts) -> bool {
-    match parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         // SDKs always send a content type; a bare body is still read as a form.
         None => true,
         Some(ct) => ct
@@ -88,7 +92,9 @@ where
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::request_entity_too_large(limit))
         }
-        Ok(Err(_)) => Err(ApiError::malformed_query_string("the request body could not be read")),
+        Ok(Err(_)) => Err(ApiError::malformed_query_string(
+            "the request body could not be read",
+        )),
     }
 }
 
@@ -114,9 +120,7 @@ where
     };
     let now = OffsetDateTime::now_utc();
     let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-    let verified = state
-        .auth
-        .authenticate(&state.store, &request_parts, now)?;
+    let verified = state.auth.authenticate(&state.store, &request_parts, now)?;
     outcome.service = verified.service;
     outcome.access_key_id = Some(verified.caller.access_key_id.clone());
     state.store.touch_last_used(
@@ -153,7 +157,10 @@ fn xml_response(status: StatusCode, body: String, request_id: &str) -> Response<
 }
 
 /// Answers one HTTP request. Never fails: every problem becomes an AWS-shaped error response.
-pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible>
+pub async fn handle<B>(
+    state: Arc<AppState>,
+    req: Request<B>,
+) -> Result<Response<Full<Bytes>>, Infallible>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,

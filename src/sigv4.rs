@@ -123,7 +123,11 @@ fn query_param(query: &str, name: &str) -> Option<String> {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let k = percent_decode(k.as_bytes()).decode_utf8().ok()?;
         if k == name {
-            Some(percent_decode(v.as_bytes()).decode_utf8_lossy().into_owned())
+            Some(
+                percent_decode(v.as_bytes())
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
         } else {
             None
         }
@@ -164,7 +168,11 @@ fn parse_credential(value: &str, fail: &dyn Fn(String) -> ApiError) -> ApiResult
     ))
 }
 
-fn check_signed_headers(list: &str, mode: Mode, fail: &dyn Fn(String) -> ApiError) -> ApiResult<()> {
+fn check_signed_headers(
+    list: &str,
+    mode: Mode,
+    fail: &dyn Fn(String) -> ApiError,
+) -> ApiResult<()> {
     let names: Vec<&str> = list.split(';').collect();
     let well_formed = !list.is_empty()
         && names.iter().all(|n| {
@@ -252,7 +260,10 @@ fn parse_header(parts: &RequestParts<'_>, value: &http::HeaderValue) -> ApiResul
     let (access_key_id, scope) = parse_credential(&credential, &fail)?;
     check_signed_headers(&signed_headers, Mode::Header, &fail)?;
     let amz_date = header_str(parts.headers, "x-amz-date").ok_or_else(|| {
-        fail("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".into())
+        fail(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                .into(),
+        )
     })?;
     let time = parse_amz_date(amz_date).ok_or_else(|| {
         fail(format!(
@@ -444,7 +455,9 @@ pub fn canonical_request(parts: &RequestParts<'_>, claim: &Claim) -> ApiResult<V
                 _ => {
                     return Err(ApiError::new(
                         ErrorCode::IncompleteSignature,
-                        format!("'{name}' is named as a SignedHeader, but it does not exist in the HTTP request."),
+                        format!(
+                            "'{name}' is named as a SignedHeader, but it does not exist in the HTTP request."
+                        ),
                     ));
                 }
             }

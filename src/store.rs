@@ -255,7 +255,8 @@ impl Store {
     ) -> ApiResult<R> {
         let (tx, rx) = oneshot::channel();
         self.submit(Self::job(f, tx))?;
-        rx.blocking_recv().map_err(|_| ApiError::service_failure())?
+        rx.blocking_recv()
+            .map_err(|_| ApiError::service_failure())?
     }
 
     /// Makes buffered last-used records durable now.
@@ -306,10 +307,12 @@ impl Store {
 
     pub fn account_create_date(&self, account_id: &str) -> ApiResult<i64> {
         self.read(|c| {
-            Ok(c.prepare_cached("SELECT create_date FROM accounts WHERE account_id = ?1")?
-                .query_row([account_id], |r| r.get(0))
-                .optional()?
-                .unwrap_or(0))
+            Ok(
+                c.prepare_cached("SELECT create_date FROM accounts WHERE account_id = ?1")?
+                    .query_row([account_id], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0),
+            )
         })
     }
 
@@ -580,7 +583,8 @@ impl Store {
                 let raw = decode_marker(m, "k")?;
                 let (date, id) = raw.split_once(':').ok_or_else(ApiError::invalid_marker)?;
                 (
-                    date.parse::<i64>().map_err(|_| ApiError::invalid_marker())?,
+                    date.parse::<i64>()
+                        .map_err(|_| ApiError::invalid_marker())?,
                     id.to_string(),
                 )
             }
@@ -953,13 +957,24 @@ mod tests {
             .unwrap();
         let owner = Owner::User("alice".into());
         for i in 0..2 {
-            s.create_access_key(acct, owner.clone(), format!("AKIAKEY{i:013}"), Secret::new("x"), 2)
-                .await
-                .unwrap();
-        }
-        s.update_access_key(acct, owner.clone(), "AKIAKEY0000000000000".into(), KeyStatus::Inactive)
+            s.create_access_key(
+                acct,
+                owner.clone(),
+                format!("AKIAKEY{i:013}"),
+                Secret::new("x"),
+                2,
+            )
             .await
             .unwrap();
+        }
+        s.update_access_key(
+            acct,
+            owner.clone(),
+            "AKIAKEY0000000000000".into(),
+            KeyStatus::Inactive,
+        )
+        .await
+        .unwrap();
         let err = s
             .create_access_key(acct, owner.clone(), "AKIAKEYX".into(), Secret::new("x"), 3)
             .await

@@ -131,7 +131,12 @@ impl UpdateAccessKey {
 pub async fn update_access_key(ctx: &Ctx<'_>, input: UpdateAccessKey) -> ApiResult<Option<String>> {
     let owner = Owner::resolve(input.user_name, ctx.caller);
     ctx.store
-        .update_access_key(&ctx.caller.account_id, owner, input.access_key_id, input.status)
+        .update_access_key(
+            &ctx.caller.account_id,
+            owner,
+            input.access_key_id,
+            input.status,
+        )
         .await?;
     Ok(None)
 }
@@ -247,7 +252,9 @@ pub async fn get_access_key_last_used(
     let (user_name, used) = ctx
         .store
         .access_key_last_used(&ctx.caller.account_id, &input.access_key_id)?
-        .ok_or_else(|| ApiError::access_denied_last_used(&ctx.caller.arn(), &input.access_key_id))?;
+        .ok_or_else(|| {
+            ApiError::access_denied_last_used(&ctx.caller.arn(), &input.access_key_id)
+        })?;
     let access_key_last_used = match used {
         Some(u) => LastUsedXml {
             last_used_date: Some(timestamp(u.date)),

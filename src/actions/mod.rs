@@ -165,7 +165,11 @@ impl Pagination {
                     )
                 })?;
                 if n < 1 {
-                    v.constraint("maxItems", Some(raw), "Member must have value greater than or equal to 1");
+                    v.constraint(
+                        "maxItems",
+                        Some(raw),
+                        "Member must have value greater than or equal to 1",
+                    );
                 } else if n > MAX_MAX_ITEMS as i64 {
                     v.constraint(
                         "maxItems",
@@ -206,12 +210,22 @@ pub fn parse_tags(params: &Params, v: &mut Validator) -> Option<Vec<Tag>> {
         let value = v.required(&value_field, m.get("Value").copied());
         if let Some(key) = key {
             if v.length(&key_field, key, 1, 128) {
-                v.pattern(&key_field, key, key.chars().all(is_tag_char), TAG_KEY_PATTERN);
+                v.pattern(
+                    &key_field,
+                    key,
+                    key.chars().all(is_tag_char),
+                    TAG_KEY_PATTERN,
+                );
             }
         }
         if let Some(value) = value {
             if v.length(&value_field, value, 0, 256) {
-                v.pattern(&value_field, value, value.chars().all(is_tag_char), TAG_VALUE_PATTERN);
+                v.pattern(
+                    &value_field,
+                    value,
+                    value.chars().all(is_tag_char),
+                    TAG_VALUE_PATTERN,
+                );
             }
         }
         if let (Some(key), Some(value)) = (key, value) {

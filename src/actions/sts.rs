@@ -25,7 +25,10 @@ struct GetCallerIdentityResult {
     account: String,
 }
 
-pub async fn get_caller_identity(ctx: &Ctx<'_>, _input: GetCallerIdentity) -> ApiResult<Option<String>> {
+pub async fn get_caller_identity(
+    ctx: &Ctx<'_>,
+    _input: GetCallerIdentity,
+) -> ApiResult<Option<String>> {
     let result = GetCallerIdentityResult {
         arn: ctx.caller.arn(),
         user_id: ctx.caller.user_id().to_string(),
@@ -61,7 +64,10 @@ struct GetAccessKeyInfoResult {
 
 /// Current-generation ids carry their account, which AWS decodes without looking the key up.
 /// Older ids (such as the documentation example) carry none, so only keys iamlite knows answer.
-pub async fn get_access_key_info(ctx: &Ctx<'_>, input: GetAccessKeyInfo) -> ApiResult<Option<String>> {
+pub async fn get_access_key_info(
+    ctx: &Ctx<'_>,
+    input: GetAccessKeyInfo,
+) -> ApiResult<Option<String>> {
     let account = match account_from_key_id(&input.access_key_id) {
         Some(account) => account,
         None => ctx

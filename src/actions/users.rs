@@ -61,7 +61,14 @@ pub async fn create_user(ctx: &Ctx<'_>, input: CreateUser) -> ApiResult<Option<S
     let user_id = ctx.ids.user_id(account);
     let user = ctx
         .store
-        .create_user(account, user_id, input.user_name, input.path, input.tags, ctx.now)
+        .create_user(
+            account,
+            user_id,
+            input.user_name,
+            input.path,
+            input.tags,
+            ctx.now,
+        )
         .await?;
     xml::result(
         "CreateUser",
@@ -95,7 +102,9 @@ pub async fn get_user(ctx: &Ctx<'_>, input: GetUser) -> ApiResult<Option<String>
     let account = &ctx.caller.account_id;
     let user = match (input.user_name, &ctx.caller.principal) {
         (Some(name), _) => UserXml::new(ctx.store.get_user(account, &name)?, true),
-        (None, Principal::User { name, .. }) => UserXml::new(ctx.store.get_user(account, name)?, true),
+        (None, Principal::User { name, .. }) => {
+            UserXml::new(ctx.store.get_user(account, name)?, true)
+        }
         // The root user has no name or path: AWS answers with the account id and the root ARN.
         (None, Principal::Root) => UserXml {
             path: None,
