@@ -1,0 +1,130 @@
+//! The file-backed store: schema versioning, file permissions, and state that outlives a server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use iamlite::store::{SCHEMA_VERSION, Store};
+use iamlite::{Config, Server, Storage};
+use std::net::SocketAddr;
+
+fn file_config(path: &std::path::Path) -> Config {
+    Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        storage: Storage::File(path.to_path_buf()),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_iamlite_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&Storage::File(path)).unwrap_err();
+    assert!(
+        err.0.contains(&format!(
+            "newer iamlite (schema version {})",
+            SCHEMA_VERSION + 1
+        )),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_file_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/iamlite.db");
+    let server = Server::start(file_config(&path)).await.unwrap();
+    root_iam(&server)
+        .create_user()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn users_keys_and_last_use_survive_a_restart_on_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iamlite.db");
+    let server = Server::start(file_config(&path)).await.unwrap();
+    let iam = root_iam(&server);
+    let (id, secret) = user_with_key(&iam, "alice").await;
+    sts_as(&server, &id, &secret)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    server.shutdown().await;
+
+    let server = Server::start(file_config(&path)).await.unwrap();
+    let iam = root_iam(&server);
+    let keys = iam
+        .list_access_keys()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.access_key_metadata()[0].access_key_id(),
+        Some(id.as_str())
+    );
+    let me = sts_as(&server, &id, &secret)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/alice"));
+    let used = iam
+        .get_access_key_last_used()
+        .access_key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .access_key_last_used
+        .unwrap();
+    assert_eq!(used.service_name(), "sts");
+    assert_eq!(server.store().integrity_check().unwrap(), "ok");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_configured_root_key_is_restored_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iamlite.db");
+    let server = Server::start(file_config(&path)).await.unwrap();
+    let root = root_iam(&server);
+    let spare = root
+        .create_access_key()
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let spare_iam = iam_as(&server, &spare.access_key_id, &spare.secret_access_key);
+    spare_iam
+        .update_access_key()
+        .access_key_id("AKIAIOSFODNN7EXAMPLE")
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        aws_error(root.list_users().send().await).code,
+        "InvalidClientTokenId"
+    );
+    server.shutdown().await;
+
+    let server = Server::start(file_config(&path)).await.unwrap();
+    root_iam(&server).list_users().send().await.unwrap();
+    server.shutdown().await;
+}
