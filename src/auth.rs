@@ -69,10 +69,17 @@ impl Authenticator {
         let service = Service::from_scope(&claim.scope.service)
             .ok_or_else(|| ApiError::wrong_service_scope(Service::Iam.signing_name()))?;
         sigv4::check_time(&claim, now)?;
-        let credential = store
-            .credential(&claim.access_key_id)?
-            .filter(|c| c.status == KeyStatus::Active)
-            .ok_or_else(ApiError::invalid_client_token_id)?;
+        let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        let delay = store.propagation_delay_ms();
+        let credential = match store.credential(&claim.access_key_id)? {
+            // Without a delay every change applies at once, whatever the clocks say.
+            Some(c) if delay == 0 => Some(c).filter(|c| c.status == KeyStatus::Active),
+            Some(c) => Some(c).filter(|c| c.effective_status(now_ms, delay) == Some(KeyStatus::Active)),
+            None => store
+                .recently_deleted_credential(&claim.access_key_id, now_ms)?
+                .filter(|c| c.status == KeyStatus::Active),
+        }
+        .ok_or_else(ApiError::invalid_client_token_id)?;
         // iamlite issues no session credentials, so a token never belongs with a key.
         if claim.security_token.is_some() {
             return Err(ApiError::invalid_client_token_id());

@@ -2,7 +2,8 @@
 
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{Secret, is_account_id};
-use clap::Parser;
+use crate::seed::{Seed, SeedError};
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -61,6 +62,14 @@ pub struct Config {
     pub account_id: String,
     pub root_access_key_id: String,
     pub root_secret_access_key: Secret,
+    /// Accounts, users and keys loaded at start-up and restored by a reset.
+    pub seed: Seed,
+    /// Makes generated ids, secrets and request ids reproducible.
+    pub id_seed: Option<u64>,
+    /// IAM's eventual consistency: how long key changes take to reach authentication.
+    pub propagation_delay: Duration,
+    /// Token for the `/_iamlite/` admin endpoints; without one they answer only on loopback.
+    pub admin_token: Option<Secret>,
     pub limits: Limits,
 }
 
@@ -72,6 +81,10 @@ impl Default for Config {
             account_id: DEFAULT_ACCOUNT_ID.to_string(),
             root_access_key_id: DEFAULT_ROOT_ACCESS_KEY_ID.to_string(),
             root_secret_access_key: Secret::new(DEFAULT_ROOT_SECRET_ACCESS_KEY),
+            seed: Seed::default(),
+            id_seed: None,
+            propagation_delay: Duration::ZERO,
+            admin_token: None,
             limits: Limits::default(),
         }
     }
@@ -102,8 +115,36 @@ impl Config {
 
 /// A local AWS IAM emulator: IAM and STS Query APIs with SigV4 verification and SQLite state.
 #[derive(Debug, Parser)]
-#[command(name = "iamlite", version, about)]
+#[command(name = "iamlite", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the whole state of a database (secrets included) as JSON on stdout.
+    Export {
+        /// SQLite database file to read (the server should be stopped).
+        #[arg(long, env = "IAMLITE_DB", default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
+    /// Replace the whole state of a database with a JSON export read from a file or stdin.
+    Import {
+        /// SQLite database file to write (the server should be stopped).
+        #[arg(long, env = "IAMLITE_DB", default_value = DEFAULT_DB)]
+        db: PathBuf,
+        /// JSON file to read; `-` (the default) reads stdin.
+        #[arg(long, default_value = "-")]
+        file: PathBuf,
+    },
+}
+
+/// Flags of the server (the default command).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
     /// Address to listen on (use port 0 for any free port).
     #[arg(long, env = "IAMLITE_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
@@ -133,11 +174,31 @@ pub struct Cli {
         hide_default_value = true
     )]
     pub root_secret_access_key: String,
+
+    /// TOML file of accounts, users and access keys to load at start-up (and restore on reset).
+    #[arg(long, env = "IAMLITE_SEED_FILE")]
+    pub seed_file: Option<PathBuf>,
+
+    /// Seed for generated ids, secrets and request ids: same seed, same requests, same responses.
+    #[arg(long, env = "IAMLITE_ID_SEED")]
+    pub id_seed: Option<u64>,
+
+    /// Delay before key changes reach authentication, like IAM's eventual consistency (e.g. 10s).
+    #[arg(long, env = "IAMLITE_PROPAGATION_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub propagation_delay: Duration,
+
+    /// Token required by the /_iamlite/ admin endpoints (then also served off loopback).
+    #[arg(long, env = "IAMLITE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
-impl Cli {
-    pub fn into_config(self) -> Config {
-        Config {
+impl ServeArgs {
+    pub fn into_config(self) -> Result<Config, SeedError> {
+        let seed = match &self.seed_file {
+            Some(path) => Seed::load(path)?,
+            None => Seed::default(),
+        };
+        Ok(Config {
             listen: self.listen,
             storage: if self.in_memory {
                 Storage::InMemory
@@ -147,8 +208,12 @@ impl Cli {
             account_id: self.account_id,
             root_access_key_id: self.root_access_key_id,
             root_secret_access_key: Secret::new(self.root_secret_access_key),
+            seed,
+            id_seed: self.id_seed,
+            propagation_delay: self.propagation_delay,
+            admin_token: self.admin_token.map(Secret::new),
             limits: Limits::default(),
-        }
+        })
     }
 }
 
@@ -158,13 +223,24 @@ mod tests {
 
     #[test]
     fn cli_defaults_match_the_documented_defaults() {
-        let cfg = Cli::parse_from(["iamlite"]).into_config();
+        let cfg = Cli::parse_from(["iamlite"]).serve.into_config().unwrap();
         let def = Config::default();
         assert_eq!(cfg.listen, def.listen);
         assert_eq!(cfg.storage, def.storage);
         assert_eq!(cfg.account_id, def.account_id);
         assert_eq!(cfg.root_access_key_id, def.root_access_key_id);
         assert_eq!(cfg.root_secret_access_key, def.root_secret_access_key);
+        assert_eq!(cfg.propagation_delay, def.propagation_delay);
+        assert_eq!(cfg.id_seed, None);
+    }
+
+    #[test]
+    fn durations_and_subcommands_parse() {
+        let cli = Cli::parse_from(["iamlite", "--propagation-delay", "1500ms", "--id-seed", "7"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.propagation_delay, Duration::from_millis(1500));
+        let cli = Cli::parse_from(["iamlite", "export", "--db", "x.db"]);
+        assert!(matches!(cli.command, Some(Command::Export { .. })));
     }
 
     #[test]

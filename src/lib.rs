@@ -21,27 +21,33 @@
 //! ```
 
 pub mod actions;
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod ids;
 pub mod model;
 pub mod query;
+pub mod seed;
 pub mod server;
 pub mod service;
 pub mod sigv4;
+pub mod state;
 pub mod store;
 pub mod xml;
 
 pub use config::{Config, Limits, Storage};
 pub use error::{ApiError, ErrorCode};
 pub use model::Secret;
+pub use seed::Seed;
 
 use auth::Authenticator;
 use ids::IdGen;
 use service::AppState;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -72,23 +78,129 @@ impl std::fmt::Debug for Server {
     }
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// Builds a server for tests: in memory on `127.0.0.1:0` unless told otherwise.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    config: Config,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            config: Config {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                storage: Storage::InMemory,
+                ..Config::default()
+            },
+        }
+    }
+}
+
+impl Builder {
+    /// Private state that disappears with the server (the default).
+    pub fn in_memory(mut self) -> Self {
+        self.config.storage = Storage::InMemory;
+        self
+    }
+
+    /// State in a SQLite file, kept across servers.
+    pub fn db(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.storage = Storage::File(path.into());
+        self
+    }
+
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.config.listen = addr;
+        self
+    }
+
+    /// The default account (12 digits).
+    pub fn account_id(mut self, id: impl Into<String>) -> Self {
+        self.config.account_id = id.into();
+        self
+    }
+
+    /// The default account's root key.
+    pub fn root_key(mut self, access_key_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.config.root_access_key_id = access_key_id.into();
+        self.config.root_secret_access_key = Secret::new(secret);
+        self
+    }
+
+    /// Reproducible ids, secrets and request ids.
+    pub fn id_seed(mut self, seed: u64) -> Self {
+        self.config.id_seed = Some(seed);
+        self
+    }
+
+    /// Accounts, users and keys to start with (and to return to on reset).
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Reads a TOML seed file (see `fixtures/seed.toml`).
+    pub fn seed_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, StartError> {
+        self.config.seed = Seed::load(path.as_ref()).map_err(|e| StartError(e.to_string()))?;
+        Ok(self)
+    }
+
+    /// IAM's eventual consistency: key changes reach authentication only after `delay`.
+    pub fn propagation_delay(mut self, delay: Duration) -> Self {
+        self.config.propagation_delay = delay;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub async fn start(self) -> Result<Server, StartError> {
+        Server::start(self.config).await
+    }
+
+    /// Starts on a runtime of its own, for plain `#[test]` functions.
+    pub fn start_blocking(self) -> Result<BlockingServer, StartError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| StartError(format!("cannot start a runtime: {e}")))?;
+        let server = runtime.block_on(Server::start(self.config))?;
+        Ok(BlockingServer {
+            server: Some(server),
+            runtime: Some(runtime),
+        })
+    }
+}
+
 impl Server {
-    /// Opens the store, makes sure the account and its root key exist, binds and starts serving.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Opens the store, loads the accounts and seed, binds and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
         config.validate().map_err(|e| StartError(e.message))?;
         let store = Store::open(&config.storage).map_err(|e| StartError(e.0))?;
+        store.set_propagation_delay(config.propagation_delay);
+        let ids = Arc::new(match config.id_seed {
+            Some(seed) => IdGen::seeded(seed),
+            None => IdGen::from_entropy(),
+        });
+        let boot_seed = Arc::new(config.seed.clone().with_default_account(
+            &config.account_id,
+            &config.root_access_key_id,
+            &config.root_secret_access_key,
+        ));
         store
-            .ensure_account(
-                &config.account_id,
-                Some((&config.root_access_key_id, &config.root_secret_access_key)),
-                now_millis(),
-            )
+            .apply_seed(boot_seed.clone(), ids.clone(), now_millis())
             .await
-            .map_err(|e| StartError(format!("cannot prepare the store: {}", e.message)))?;
+            .map_err(|e| StartError(format!("cannot load the seed: {}", e.message)))?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -96,10 +208,13 @@ impl Server {
             .local_addr()
             .map_err(|e| StartError(format!("cannot read the bound address: {e}")))?;
         let state = Arc::new(AppState {
+            admin_allowed: config.admin_token.is_some() || addr.ip().is_loopback(),
             config,
             store,
-            ids: IdGen::from_entropy(),
+            ids,
             auth: Authenticator::default(),
+            boot_seed,
+            started: Instant::now(),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, state.clone(), async {
@@ -115,12 +230,7 @@ impl Server {
 
     /// An in-memory server on `127.0.0.1:<free port>` with the default account and root key.
     pub async fn start_in_memory() -> Result<Server, StartError> {
-        Server::start(Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            storage: Storage::InMemory,
-            ..Config::default()
-        })
-        .await
+        Builder::default().start().await
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -144,9 +254,20 @@ impl Server {
         )
     }
 
+    /// The root credentials as the AWS SDKs take them (`credentials_provider(...)`).
+    pub fn credentials(&self) -> aws_credential_types::Credentials {
+        let (id, secret) = self.root_credentials();
+        aws_credential_types::Credentials::new(id, secret, None, None, "iamlite")
+    }
+
     /// The store behind the server, for tests that inspect or seed state directly.
     pub fn store(&self) -> &Store {
         &self.state.store
+    }
+
+    /// Returns the state to the seed (and default account) it started with, in one transaction.
+    pub async fn reset(&self) -> Result<(), ApiError> {
+        service::reset(&self.state).await
     }
 
     /// Stops accepting, lets in-flight requests finish, flushes and closes the store.
@@ -171,5 +292,46 @@ impl Drop for Server {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A server with its own runtime, for tests that are not async. Dropping it shuts it down.
+pub struct BlockingServer {
+    server: Option<Server>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::ops::Deref for BlockingServer {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        // Both fields are only emptied in drop.
+        self.server.as_ref().unwrap_or_else(|| unreachable!("server present until drop"))
+    }
+}
+
+impl BlockingServer {
+    /// Runs a future (an SDK call, say) on the server's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        match &self.runtime {
+            Some(rt) => rt.block_on(f),
+            None => unreachable!("runtime present until drop"),
+        }
+    }
+
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let (Some(server), Some(rt)) = (self.server.take(), self.runtime.take()) {
+            rt.block_on(server.shutdown());
+            rt.shutdown_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+impl Drop for BlockingServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -1,8 +1,12 @@
-//! The `iamlite` binary: read the configuration, start the server, print the banner, stop on SIGINT/SIGTERM.
+//! The `iamlite` binary: serve (print the banner, stop on SIGINT/SIGTERM), or export/import a database's state.
 
 use clap::Parser;
 use iamlite::Server;
-use iamlite::config::{Cli, Storage};
+use iamlite::config::{Cli, Command, Storage};
+use iamlite::state::State;
+use iamlite::store::Store;
+use std::io::{Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -49,6 +53,61 @@ fn banner(server: &Server, storage: &Storage) -> String {
     )
 }
 
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("iamlite: {message}");
+    ExitCode::FAILURE
+}
+
+/// `iamlite export`: the whole state of a stopped server's database as JSON on stdout.
+async fn export(db: &Path) -> ExitCode {
+    if !db.exists() {
+        return fail(format!("no database at {}", db.display()));
+    }
+    let store = match Store::open(&Storage::File(db.to_path_buf())) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let state = store.export();
+    store.close();
+    let json = match state.map(|s| serde_json::to_string_pretty(&s)) {
+        Ok(Ok(json)) => json,
+        Ok(Err(e)) => return fail(e),
+        Err(e) => return fail(e.message),
+    };
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{json}").is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// `iamlite import`: replaces the whole state of a stopped server's database with a JSON export.
+async fn import(db: &Path, file: &Path) -> ExitCode {
+    let mut text = String::new();
+    let read = if file == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
+    };
+    if let Err(e) = read {
+        return fail(format!("cannot read {}: {e}", file.display()));
+    }
+    let state: State = match serde_json::from_str(&text) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("{} is not a state document: {e}", file.display())),
+    };
+    let store = match Store::open(&Storage::File(db.to_path_buf())) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let result = store.import(state).await;
+    store.close();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e.message),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -58,17 +117,23 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = cli.into_config();
+    match &cli.command {
+        Some(Command::Export { db }) => return export(db).await,
+        Some(Command::Import { db, file }) => return import(db, file).await,
+        None => {}
+    }
+    let config = match cli.serve.into_config() {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
     let storage = config.storage.clone();
     let server = match Server::start(config).await {
         Ok(server) => server,
-        Err(e) => {
-            eprintln!("iamlite: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(e),
     };
     // The banner goes to stdout so scripts can read the endpoint; logs go to stderr.
     print!("{}", banner(&server, &storage));
+    let _ = std::io::stdout().flush();
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

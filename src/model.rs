@@ -120,6 +120,22 @@ pub struct Credential {
     pub secret: Secret,
     pub status: KeyStatus,
     pub create_date: i64,
+    /// When `status` took effect (0 for seeded keys: long since propagated).
+    pub status_changed: i64,
+    /// What the key was before that change; `None` if the change created it.
+    pub prior_status: Option<KeyStatus>,
+}
+
+impl Credential {
+    /// The status other IAM hosts would still see at `now`, given a propagation delay: a change
+    /// only takes effect once the delay has passed since it was made.
+    pub fn effective_status(&self, now: i64, delay_ms: i64) -> Option<KeyStatus> {
+        if now < self.status_changed.saturating_add(delay_ms) {
+            self.prior_status
+        } else {
+            Some(self.status)
+        }
+    }
 }
 
 /// The authenticated caller of one request.

@@ -24,6 +24,8 @@ CREATE TABLE user_tags (
 ) WITHOUT ROWID;
 
 -- user_id NULL marks a key of the account's root user.
+-- status_changed and prior_status model IAM's propagation delay: until status_changed + delay the
+-- key still behaves as prior_status (NULL: as if it did not exist yet). Seeded keys use 0.
 CREATE TABLE access_keys (
     access_key_id     TEXT PRIMARY KEY,
     account_id        TEXT NOT NULL REFERENCES accounts(account_id),
@@ -31,8 +33,22 @@ CREATE TABLE access_keys (
     secret            TEXT NOT NULL,
     status            TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
     create_date       INTEGER NOT NULL,
+    status_changed    INTEGER NOT NULL DEFAULT 0,
+    prior_status      TEXT CHECK (prior_status IN ('Active', 'Inactive')),
     last_used_date    INTEGER,
     last_used_service TEXT,
     last_used_region  TEXT
 );
 CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date, access_key_id);
+
+-- Keys deleted less than a propagation delay ago still sign requests; only used with a delay.
+CREATE TABLE deleted_access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    user_id       TEXT,
+    user_name     TEXT,
+    user_path     TEXT,
+    secret        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    deleted_at    INTEGER NOT NULL
+);

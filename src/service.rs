@@ -8,10 +8,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::IdGen;
 use crate::model::LastUsed;
 use crate::query::Params;
+use crate::seed::Seed;
 use crate::sigv4::{self, RequestParts};
 use crate::store::Store;
 use crate::xml;
 use bytes::Bytes;
+
+
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{Request, Response, StatusCode, request};
 use http_body_util::{BodyExt, Full, Limited};
@@ -29,8 +32,21 @@ const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 pub struct AppState {
     pub config: Config,
     pub store: Store,
-    pub ids: IdGen,
+    pub ids: Arc<IdGen>,
     pub auth: Authenticator,
+    /// What a reset returns to: the configured default account plus the seed file.
+    pub boot_seed: Arc<Seed>,
+    pub started: Instant,
+    /// Whether `/_iamlite/` is served: on loopback, or anywhere once an admin token is set.
+    pub admin_allowed: bool,
+}
+
+/// Returns the store to the boot seed in one transaction.
+pub async fn reset(state: &AppState) -> ApiResult<()> {
+    state
+        .store
+        .reset(state.boot_seed.clone(), state.ids.clone(), crate::now_millis())
+        .await
 }
 
 /// What the per-request log line reports.
@@ -71,12 +87,17 @@ fn is_form(parts: &request::Parts) -> bool {
     }
 }
 
-async fn read_body<B>(state: &AppState, parts: &request::Parts, body: B) -> ApiResult<Bytes>
+/// Reads a body of at most `limit` bytes within the body timeout.
+pub(crate) async fn read_body<B>(
+    state: &AppState,
+    parts: &request::Parts,
+    body: B,
+    limit: usize,
+) -> ApiResult<Bytes>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let limit = state.config.limits.max_body_bytes;
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
@@ -108,7 +129,7 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let body = read_body(state, parts, body).await?;
+    let body = read_body(state, parts, body, state.config.limits.max_body_bytes).await?;
     let payload_sha256 = sigv4::payload_hash(&body);
     let request_parts = RequestParts {
         method: parts.method.as_str(),
@@ -166,6 +187,9 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let started = Instant::now();
+    if req.uri().path().starts_with(crate::admin::PREFIX) {
+        return Ok(crate::admin::handle(&state, req).await);
+    }
     let request_id = state.ids.request_id();
     let (parts, body) = req.into_parts();
     let mut outcome = Outcome {

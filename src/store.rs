@@ -17,6 +17,13 @@ use data_encoding::BASE64;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
+use crate::ids::IdGen;
+use crate::seed::{Seed, SeedKey};
+use crate::state::{
+    AccountState, KeyState, LastUsedState, STATE_FORMAT, State, TagState, UserState,
+    millis_to_rfc3339, rfc3339_to_millis, status_from_state,
+};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -89,6 +96,8 @@ struct Inner {
     writer: Mutex<Option<mpsc::Sender<Command>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     shared: Arc<Shared>,
+    /// IAM's propagation delay in milliseconds (0: changes apply at once).
+    propagation_delay_ms: AtomicI64,
 }
 
 /// Handle to the state; cheap to clone, shared by every request.
@@ -193,6 +202,7 @@ impl Store {
                 writer: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
                 shared,
+                propagation_delay_ms: AtomicI64::new(0),
             }),
         })
     }
@@ -275,34 +285,68 @@ impl Store {
         }
     }
 
-    // --- accounts and boot-time keys --------------------------------------------------------
+    // --- accounts, seeds, whole-state operations --------------------------------------------
 
-    /// Makes sure an account exists, and that `root_key` is an Active root key of it with that secret.
-    pub async fn ensure_account(
-        &self,
-        account_id: &str,
-        root_key: Option<(&str, &Secret)>,
-        now: i64,
-    ) -> ApiResult<()> {
-        let account_id = account_id.to_string();
-        let root_key = root_key.map(|(id, s)| (id.to_string(), s.clone()));
+    /// Makes new keys wait, and deactivated or deleted keys keep working, for `delay` (IAM's
+    /// eventual consistency). Zero, the default, applies every change at once.
+    pub fn set_propagation_delay(&self, delay: Duration) {
+        let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.inner.propagation_delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn propagation_delay_ms(&self) -> i64 {
+        self.inner.propagation_delay_ms.load(Ordering::Relaxed)
+    }
+
+    /// Adds what the seed asserts (accounts, root keys, users, tags, keys) and keeps everything else.
+    /// Applying the same seed twice leaves the same state.
+    pub async fn apply_seed(&self, seed: Arc<Seed>, ids: Arc<IdGen>, now: i64) -> ApiResult<()> {
+        self.write(move |c| apply_seed(c, &seed, &ids, now)).await
+    }
+
+    /// Replaces all state with exactly what the seed asserts, in one transaction.
+    pub async fn reset(&self, seed: Arc<Seed>, ids: Arc<IdGen>, now: i64) -> ApiResult<()> {
+        let shared = self.inner.shared.clone();
         self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO accounts (account_id, create_date) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![account_id, now])?;
-            if let Some((key_id, secret)) = root_key {
-                c.prepare_cached(
-                    "INSERT INTO access_keys (access_key_id, account_id, user_id, secret, status, create_date)
-                     VALUES (?1, ?2, NULL, ?3, 'Active', ?4)
-                     ON CONFLICT (access_key_id) DO UPDATE SET account_id = excluded.account_id,
-                        user_id = NULL, secret = excluded.secret, status = 'Active'",
-                )?
-                .execute(params![key_id, account_id, secret.expose(), now])?;
-            }
-            Ok(())
+            clear(c)?;
+            lock(&shared.last_used).clear();
+            apply_seed(c, &seed, &ids, now)
         })
         .await
+    }
+
+    /// Everything, secrets included, as one consistent snapshot.
+    pub fn export(&self) -> ApiResult<State> {
+        let pending = lock(&self.inner.shared.last_used).clone();
+        self.read(|c| {
+            c.execute_batch("BEGIN")?;
+            let state = export(c, &pending);
+            let _ = c.execute_batch("COMMIT");
+            state
+        })
+    }
+
+    /// Replaces all state with `state`, in one transaction; nothing changes if it is refused.
+    pub async fn import(&self, state: State) -> ApiResult<()> {
+        let shared = self.inner.shared.clone();
+        self.write(move |c| {
+            clear(c)?;
+            lock(&shared.last_used).clear();
+            import(c, &state)
+        })
+        .await
+    }
+
+    /// (accounts, users, access keys) for the health endpoint.
+    pub fn counts(&self) -> ApiResult<(i64, i64, i64)> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM users),
+                        (SELECT COUNT(*) FROM access_keys)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?)
+        })
     }
 
     pub fn account_create_date(&self, account_id: &str) -> ApiResult<i64> {
@@ -323,7 +367,8 @@ impl Store {
         self.read(|c| {
             let row = c
                 .prepare_cached(
-                    "SELECT k.account_id, k.user_id, u.name, u.path, k.secret, k.status, k.create_date
+                    "SELECT k.account_id, k.user_id, u.name, u.path, k.secret, k.status, k.create_date,
+                            k.status_changed, k.prior_status
                      FROM access_keys k LEFT JOIN users u ON u.user_id = k.user_id
                      WHERE k.access_key_id = ?1",
                 )?
@@ -344,10 +389,53 @@ impl Store {
                         secret: Secret::new(r.get::<_, String>(4)?),
                         status: KeyStatus::from_db(&r.get::<_, String>(5)?),
                         create_date: r.get(6)?,
+                        status_changed: r.get(7)?,
+                        prior_status: r
+                            .get::<_, Option<String>>(8)?
+                            .map(|s| KeyStatus::from_db(&s)),
                     })
                 })
                 .optional()?;
             Ok(row)
+        })
+    }
+
+    /// A key deleted less than the propagation delay before `now`, as it was when deleted.
+    pub fn recently_deleted_credential(
+        &self,
+        access_key_id: &str,
+        now: i64,
+    ) -> ApiResult<Option<Credential>> {
+        let delay = self.propagation_delay_ms();
+        if delay == 0 {
+            return Ok(None);
+        }
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT account_id, user_id, user_name, user_path, secret, status, deleted_at
+                 FROM deleted_access_keys WHERE access_key_id = ?1 AND deleted_at > ?2",
+            )?
+            .query_row(params![access_key_id, now - delay], |r| {
+                let principal = match r.get::<_, Option<String>>(1)? {
+                    None => Principal::Root,
+                    Some(user_id) => Principal::User {
+                        user_id,
+                        name: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        path: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    },
+                };
+                Ok(Credential {
+                    access_key_id: access_key_id.to_string(),
+                    account_id: r.get(0)?,
+                    principal,
+                    secret: Secret::new(r.get::<_, String>(4)?),
+                    status: KeyStatus::from_db(&r.get::<_, String>(5)?),
+                    create_date: 0,
+                    status_changed: 0,
+                    prior_status: None,
+                })
+            })
+            .optional()?)
         })
     }
 
@@ -630,8 +718,9 @@ impl Store {
                 return Err(ApiError::access_key_quota(ACCESS_KEYS_PER_USER));
             }
             c.prepare_cached(
-                "INSERT INTO access_keys (access_key_id, account_id, user_id, secret, status, create_date)
-                 VALUES (?1, ?2, ?3, ?4, 'Active', ?5)",
+                "INSERT INTO access_keys
+                    (access_key_id, account_id, user_id, secret, status, create_date, status_changed)
+                 VALUES (?1, ?2, ?3, ?4, 'Active', ?5, ?5)",
             )?
             .execute(params![access_key_id, account_id, user_id, secret.expose(), now])?;
             Ok(NewAccessKey {
@@ -653,16 +742,21 @@ impl Store {
         owner: Owner,
         access_key_id: String,
         status: KeyStatus,
+        now: i64,
     ) -> ApiResult<()> {
         let account_id = account_id.to_string();
         self.write(move |c| {
             let (user_id, _) = owner_ids(c, &account_id, &owner)?;
+            // A real change restarts the propagation clock; setting the same status does not.
             let changed = c
                 .prepare_cached(
-                    "UPDATE access_keys SET status = ?4
+                    "UPDATE access_keys SET
+                        prior_status = CASE WHEN status = ?4 THEN prior_status ELSE status END,
+                        status_changed = CASE WHEN status = ?4 THEN status_changed ELSE ?5 END,
+                        status = ?4
                      WHERE access_key_id = ?1 AND account_id = ?2 AND user_id IS ?3",
                 )?
-                .execute(params![access_key_id, account_id, user_id, status.as_str()])?;
+                .execute(params![access_key_id, account_id, user_id, status.as_str(), now])?;
             if changed == 0 {
                 return Err(ApiError::no_such_access_key(&access_key_id));
             }
@@ -676,11 +770,26 @@ impl Store {
         account_id: &str,
         owner: Owner,
         access_key_id: String,
+        now: i64,
     ) -> ApiResult<()> {
         let account_id = account_id.to_string();
         let shared = self.inner.shared.clone();
+        let delay = self.propagation_delay_ms();
         self.write(move |c| {
             let (user_id, _) = owner_ids(c, &account_id, &owner)?;
+            if delay > 0 {
+                // Other IAM hosts keep accepting the key until the deletion has propagated.
+                c.prepare_cached("DELETE FROM deleted_access_keys WHERE deleted_at <= ?1")?
+                    .execute([now - delay])?;
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO deleted_access_keys
+                        (access_key_id, account_id, user_id, user_name, user_path, secret, status, deleted_at)
+                     SELECT k.access_key_id, k.account_id, k.user_id, u.name, u.path, k.secret, k.status, ?4
+                     FROM access_keys k LEFT JOIN users u ON u.user_id = k.user_id
+                     WHERE k.access_key_id = ?1 AND k.account_id = ?2 AND k.user_id IS ?3",
+                )?
+                .execute(params![access_key_id, account_id, user_id, now])?;
+            }
             let changed = c
                 .prepare_cached(
                     "DELETE FROM access_keys WHERE access_key_id = ?1 AND account_id = ?2 AND user_id IS ?3",
@@ -904,6 +1013,266 @@ fn count_keys(c: &Connection, account_id: &str, user_id: Option<&str>) -> ApiRes
     Ok(n as usize)
 }
 
+fn clear(c: &Connection) -> ApiResult<()> {
+    c.execute_batch(
+        "DELETE FROM user_tags; DELETE FROM access_keys; DELETE FROM deleted_access_keys;
+         DELETE FROM users; DELETE FROM accounts;",
+    )?;
+    Ok(())
+}
+
+fn invalid_state(reason: String) -> ApiError {
+    ApiError::new(ErrorCode::ValidationError, reason)
+}
+
+/// Inserts or overwrites a key as the seed describes it. Seeded keys count as long propagated.
+fn upsert_seed_key(
+    c: &Connection,
+    account_id: &str,
+    user_id: Option<&str>,
+    key: &SeedKey,
+    now: i64,
+) -> ApiResult<()> {
+    c.prepare_cached(
+        "INSERT INTO access_keys
+            (access_key_id, account_id, user_id, secret, status, create_date, status_changed)
+         VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), 0)
+         ON CONFLICT (access_key_id) DO UPDATE SET account_id = excluded.account_id,
+            user_id = excluded.user_id, secret = excluded.secret, status = excluded.status,
+            create_date = coalesce(?6, create_date), status_changed = 0, prior_status = NULL",
+    )?
+    .execute(params![
+        key.id,
+        account_id,
+        user_id,
+        key.secret.expose(),
+        key.status.as_str(),
+        key.create_date,
+        now
+    ])?;
+    Ok(())
+}
+
+fn apply_seed(c: &Connection, seed: &Seed, ids: &IdGen, now: i64) -> ApiResult<()> {
+    for account in &seed.accounts {
+        c.prepare_cached(
+            "INSERT INTO accounts (account_id, create_date) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![account.id, now])?;
+        for key in &account.root_keys {
+            upsert_seed_key(c, &account.id, None, key, now)?;
+        }
+        for user in &account.users {
+            let user_id = match find_user(c, &account.id, &user.name)? {
+                Some(existing) => {
+                    c.prepare_cached("UPDATE users SET path = ?2 WHERE user_id = ?1")?
+                        .execute(params![existing.user_id, user.path])?;
+                    existing.user_id
+                }
+                None => {
+                    let user_id = ids.user_id(&account.id);
+                    c.prepare_cached(
+                        "INSERT INTO users (user_id, account_id, name, path, create_date)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![user_id, account.id, user.name, user.path, now])?;
+                    user_id
+                }
+            };
+            upsert_tags(c, &user_id, &user.tags)?;
+            for key in &user.access_keys {
+                upsert_seed_key(c, &account.id, Some(&user_id), key, now)?;
+            }
+            let keys = count_keys(c, &account.id, Some(&user_id))?;
+            if keys > ACCESS_KEYS_PER_USER {
+                return Err(invalid_state(format!(
+                    "seed: user {} of account {} would have {keys} access keys; AWS allows {ACCESS_KEYS_PER_USER}",
+                    user.name, account.id
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> ApiResult<State> {
+    let key_state = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(Option<String>, KeyState)> {
+        let id: String = r.get(0)?;
+        let stored = match r.get::<_, Option<i64>>(5)? {
+            Some(date) => Some(LastUsed {
+                date,
+                service: r.get(6)?,
+                region: r.get(7)?,
+            }),
+            None => None,
+        };
+        let last_used = pending.get(&id).cloned().or(stored);
+        Ok((
+            r.get(1)?,
+            KeyState {
+                secret_access_key: r.get(2)?,
+                status: r.get(3)?,
+                create_date: millis_to_rfc3339(r.get(4)?),
+                last_used: last_used.as_ref().map(LastUsedState::from_model),
+                access_key_id: id,
+            },
+        ))
+    };
+    let mut accounts = Vec::new();
+    let mut stmt = c.prepare("SELECT account_id, create_date FROM accounts ORDER BY account_id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (id, created) = row?;
+        let mut keys_stmt = c.prepare(
+            "SELECT access_key_id, user_id, secret, status, create_date, last_used_date,
+                    last_used_service, last_used_region
+             FROM access_keys WHERE account_id = ?1 ORDER BY create_date, access_key_id",
+        )?;
+        let mut root_access_keys = Vec::new();
+        let mut by_user: HashMap<String, Vec<KeyState>> = HashMap::new();
+        for k in keys_stmt.query_map([&id], key_state)? {
+            match k? {
+                (None, key) => root_access_keys.push(key),
+                (Some(user_id), key) => by_user.entry(user_id).or_default().push(key),
+            }
+        }
+        let mut users_stmt = c.prepare(
+            "SELECT user_id, name, path, create_date FROM users WHERE account_id = ?1
+             ORDER BY name COLLATE NOCASE",
+        )?;
+        let mut users = Vec::new();
+        let user_rows = users_stmt.query_map([&id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        for u in user_rows {
+            let (user_id, name, path, created) = u?;
+            let tags = user_tags(c, &user_id)?
+                .into_iter()
+                .map(|t| TagState {
+                    key: t.key,
+                    value: t.value,
+                })
+                .collect();
+            users.push(UserState {
+                access_keys: by_user.remove(&user_id).unwrap_or_default(),
+                user_id,
+                name,
+                path,
+                create_date: millis_to_rfc3339(created),
+                tags,
+            });
+        }
+        accounts.push(AccountState {
+            id,
+            create_date: millis_to_rfc3339(created),
+            root_access_keys,
+            users,
+        });
+    }
+    Ok(State {
+        format: STATE_FORMAT.to_string(),
+        accounts,
+    })
+}
+
+fn import_key(c: &Connection, account_id: &str, user_id: Option<&str>, k: &KeyState) -> ApiResult<()> {
+    let status = status_from_state(&k.status).map_err(invalid_state)?;
+    let created = rfc3339_to_millis(&k.create_date).map_err(invalid_state)?;
+    let ok_id = (16..=128).contains(&k.access_key_id.len())
+        && k.access_key_id.chars().all(crate::model::is_word_char);
+    if !ok_id || k.secret_access_key.is_empty() {
+        return Err(invalid_state(format!(
+            "state: access key '{}' has a malformed id or an empty secret",
+            k.access_key_id
+        )));
+    }
+    let last_used = match &k.last_used {
+        None => None,
+        Some(u) => Some((rfc3339_to_millis(&u.date).map_err(invalid_state)?, &u.service, &u.region)),
+    };
+    c.prepare_cached(
+        "INSERT INTO access_keys (access_key_id, account_id, user_id, secret, status, create_date,
+            status_changed, last_used_date, last_used_service, last_used_region)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        k.access_key_id,
+        account_id,
+        user_id,
+        k.secret_access_key,
+        status.as_str(),
+        created,
+        last_used.map(|u| u.0),
+        last_used.map(|u| u.1),
+        last_used.map(|u| u.2),
+    ])
+    .map_err(|e| invalid_state(format!("state: access key '{}' cannot be stored: {e}", k.access_key_id)))?;
+    Ok(())
+}
+
+fn import(c: &Connection, state: &State) -> ApiResult<()> {
+    if state.format != STATE_FORMAT {
+        return Err(invalid_state(format!(
+            "state: format '{}' is not '{STATE_FORMAT}'",
+            state.format
+        )));
+    }
+    for a in &state.accounts {
+        if !crate::model::is_account_id(&a.id) {
+            return Err(invalid_state(format!("state: account id '{}' must be 12 digits", a.id)));
+        }
+        let created = rfc3339_to_millis(&a.create_date).map_err(invalid_state)?;
+        c.prepare_cached("INSERT INTO accounts (account_id, create_date) VALUES (?1, ?2)")?
+            .execute(params![a.id, created])
+            .map_err(|e| invalid_state(format!("state: account {} cannot be stored: {e}", a.id)))?;
+        if a.root_access_keys.len() > ACCESS_KEYS_PER_USER {
+            return Err(invalid_state(format!(
+                "state: the root user of account {} has more than {ACCESS_KEYS_PER_USER} access keys",
+                a.id
+            )));
+        }
+        for k in &a.root_access_keys {
+            import_key(c, &a.id, None, k)?;
+        }
+        for u in &a.users {
+            let valid = !u.name.is_empty()
+                && u.name.len() <= 64
+                && u.name.chars().all(crate::model::is_user_name_char)
+                && crate::model::is_valid_path(&u.path);
+            if !valid || u.access_keys.len() > ACCESS_KEYS_PER_USER {
+                return Err(invalid_state(format!(
+                    "state: user '{}' of account {} has an invalid name or path, or more than {ACCESS_KEYS_PER_USER} keys",
+                    u.name, a.id
+                )));
+            }
+            let created = rfc3339_to_millis(&u.create_date).map_err(invalid_state)?;
+            c.prepare_cached(
+                "INSERT INTO users (user_id, account_id, name, path, create_date) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![u.user_id, a.id, u.name, u.path, created])
+            .map_err(|e| invalid_state(format!("state: user '{}' cannot be stored: {e}", u.name)))?;
+            let tags: Vec<Tag> = u
+                .tags
+                .iter()
+                .map(|t| Tag {
+                    key: t.key.clone(),
+                    value: t.value.clone(),
+                })
+                .collect();
+            upsert_tags(c, &u.user_id, &tags)?;
+            for k in &u.access_keys {
+                import_key(c, &a.id, Some(&u.user_id), k)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Markers are opaque to clients: a kind tag and the sort key of the next item, base64-encoded.
 fn encode_marker(kind: &str, key: &str) -> String {
     BASE64.encode(format!("{kind}:{key}").as_bytes())
@@ -938,13 +1307,14 @@ mod tests {
 
     async fn store() -> Store {
         let s = Store::open(&Storage::InMemory).unwrap();
-        s.ensure_account(
+        let seed = Seed::default().with_default_account(
             "123456789012",
-            Some(("AKIAIOSFODNN7EXAMPLE", &Secret::new("s"))),
-            0,
-        )
-        .await
-        .unwrap();
+            "AKIAIOSFODNN7EXAMPLE",
+            &Secret::new("s"),
+        );
+        s.apply_seed(Arc::new(seed), Arc::new(IdGen::seeded(1)), 0)
+            .await
+            .unwrap();
         s
     }
 
@@ -972,6 +1342,7 @@ mod tests {
             owner.clone(),
             "AKIAKEY0000000000000".into(),
             KeyStatus::Inactive,
+            3,
         )
         .await
         .unwrap();

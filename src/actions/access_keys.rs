@@ -136,6 +136,7 @@ pub async fn update_access_key(ctx: &Ctx<'_>, input: UpdateAccessKey) -> ApiResu
             owner,
             input.access_key_id,
             input.status,
+            ctx.now,
         )
         .await?;
     Ok(None)
@@ -163,7 +164,7 @@ impl DeleteAccessKey {
 pub async fn delete_access_key(ctx: &Ctx<'_>, input: DeleteAccessKey) -> ApiResult<Option<String>> {
     let owner = Owner::resolve(input.user_name, ctx.caller);
     ctx.store
-        .delete_access_key(&ctx.caller.account_id, owner, input.access_key_id)
+        .delete_access_key(&ctx.caller.account_id, owner, input.access_key_id, ctx.now)
         .await?;
     Ok(None)
 }
