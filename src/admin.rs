@@ -107,7 +107,10 @@ where
                 Err(e) => return error(e.code.status(), &e.message),
             };
             match serde_json::from_slice::<State>(&bytes) {
-                Err(e) => error(StatusCode::BAD_REQUEST, &format!("not a state document: {e}")),
+                Err(e) => error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("not a state document: {e}"),
+                ),
                 Ok(s) => match state.store.import(s).await {
                     Ok(()) => json(StatusCode::OK, &serde_json::json!({ "status": "imported" })),
                     Err(e) => error(e.code.status(), &e.message),

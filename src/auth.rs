@@ -74,7 +74,9 @@ impl Authenticator {
         let credential = match store.credential(&claim.access_key_id)? {
             // Without a delay every change applies at once, whatever the clocks say.
             Some(c) if delay == 0 => Some(c).filter(|c| c.status == KeyStatus::Active),
-            Some(c) => Some(c).filter(|c| c.effective_status(now_ms, delay) == Some(KeyStatus::Active)),
+            Some(c) => {
+                Some(c).filter(|c| c.effective_status(now_ms, delay) == Some(KeyStatus::Active))
+            }
             None => store
                 .recently_deleted_credential(&claim.access_key_id, now_ms)?
                 .filter(|c| c.status == KeyStatus::Active),

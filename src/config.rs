@@ -115,7 +115,12 @@ impl Config {
 
 /// A local AWS IAM emulator: IAM and STS Query APIs with SigV4 verification and SQLite state.
 #[derive(Debug, Parser)]
-#[command(name = "iamlite", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "iamlite",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -305,7 +305,9 @@ impl std::ops::Deref for BlockingServer {
     type Target = Server;
     fn deref(&self) -> &Server {
         // Both fields are only emptied in drop.
-        self.server.as_ref().unwrap_or_else(|| unreachable!("server present until drop"))
+        self.server
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("server present until drop"))
     }
 }
 

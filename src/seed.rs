@@ -42,7 +42,12 @@ pub struct SeedKey {
 
 impl Seed {
     /// The default account of the configuration, with its root key, ahead of the file's accounts.
-    pub fn with_default_account(mut self, account_id: &str, root_key_id: &str, secret: &Secret) -> Seed {
+    pub fn with_default_account(
+        mut self,
+        account_id: &str,
+        root_key_id: &str,
+        secret: &Secret,
+    ) -> Seed {
         let root = SeedKey {
             id: root_key_id.to_string(),
             secret: secret.clone(),
@@ -138,7 +143,9 @@ fn line_of(text: &str, offset: usize) -> usize {
 pub fn is_aws_access_key_id(id: &str) -> bool {
     id.len() == 20
         && id.starts_with("AKIA")
-        && id[4..].bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        && id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
 }
 
 /// 40 characters of `A–Z a–z 0–9 + /`, as every AWS secret access key.
@@ -209,7 +216,10 @@ impl Checker<'_> {
             );
         }
         if !self.key_ids.insert(id.clone()) {
-            return self.err(k.id.span().start, format!("access key id '{id}' is listed twice"));
+            return self.err(
+                k.id.span().start,
+                format!("access key id '{id}' is listed twice"),
+            );
         }
         if !is_aws_secret(k.secret.get_ref()) {
             // The secret itself stays out of the message.
@@ -252,11 +262,19 @@ impl Checker<'_> {
         })
     }
 
-    fn keys(&mut self, keys: Vec<RawKey>, owner: &str, at: usize) -> Result<Vec<SeedKey>, SeedError> {
+    fn keys(
+        &mut self,
+        keys: Vec<RawKey>,
+        owner: &str,
+        at: usize,
+    ) -> Result<Vec<SeedKey>, SeedError> {
         if keys.len() > ACCESS_KEYS_PER_USER {
             return self.err(
                 at,
-                format!("{owner} has {} access keys; AWS allows {ACCESS_KEYS_PER_USER}", keys.len()),
+                format!(
+                    "{owner} has {} access keys; AWS allows {ACCESS_KEYS_PER_USER}",
+                    keys.len()
+                ),
             );
         }
         keys.into_iter().map(|k| self.key(k)).collect()
@@ -268,7 +286,9 @@ impl Checker<'_> {
         if name.is_empty() || name.len() > 64 || !name.chars().all(is_user_name_char) {
             return self.err(
                 at,
-                format!("user name '{name}' must be 1 to 64 characters of letters, digits and +=,.@_-"),
+                format!(
+                    "user name '{name}' must be 1 to 64 characters of letters, digits and +=,.@_-"
+                ),
             );
         }
         let path = match u.path {
@@ -292,17 +312,30 @@ impl Checker<'_> {
             .map(|(key, value)| Tag { key, value })
             .collect();
         if tags.len() > TAGS_PER_USER {
-            return self.err(tags_at, format!("user '{name}' has more than {TAGS_PER_USER} tags"));
+            return self.err(
+                tags_at,
+                format!("user '{name}' has more than {TAGS_PER_USER} tags"),
+            );
         }
         let mut lower = HashSet::new();
         for t in &tags {
-            let key_ok = (1..=128).contains(&t.key.chars().count()) && t.key.chars().all(is_tag_char);
+            let key_ok =
+                (1..=128).contains(&t.key.chars().count()) && t.key.chars().all(is_tag_char);
             let value_ok = t.value.chars().count() <= 256 && t.value.chars().all(is_tag_char);
             if !key_ok || !value_ok {
-                return self.err(tags_at, format!("tag '{}' of user '{name}' breaks AWS's tag rules", t.key));
+                return self.err(
+                    tags_at,
+                    format!("tag '{}' of user '{name}' breaks AWS's tag rules", t.key),
+                );
             }
             if !lower.insert(t.key.to_lowercase()) {
-                return self.err(tags_at, format!("tag key '{}' of user '{name}' repeats (tag keys ignore case)", t.key));
+                return self.err(
+                    tags_at,
+                    format!(
+                        "tag key '{}' of user '{name}' repeats (tag keys ignore case)",
+                        t.key
+                    ),
+                );
             }
         }
         let access_keys = self.keys(u.access_keys, &format!("user '{name}'"), at)?;
@@ -317,7 +350,10 @@ impl Checker<'_> {
     fn account(&mut self, a: RawAccount) -> Result<SeedAccount, SeedError> {
         let id = a.id.get_ref().clone();
         if !is_account_id(&id) {
-            return self.err(a.id.span().start, format!("account id '{id}' must be exactly 12 digits"));
+            return self.err(
+                a.id.span().start,
+                format!("account id '{id}' must be exactly 12 digits"),
+            );
         }
         let root_keys = match (a.root_access_key_id, a.root_secret_access_key) {
             (None, None) => Vec::new(),
@@ -340,11 +376,21 @@ impl Checker<'_> {
             let at = u.name.span().start;
             let user = self.user(u)?;
             if !names.insert(user.name.to_lowercase()) {
-                return self.err(at, format!("user '{}' is listed twice in account {id} (names ignore case)", user.name));
+                return self.err(
+                    at,
+                    format!(
+                        "user '{}' is listed twice in account {id} (names ignore case)",
+                        user.name
+                    ),
+                );
             }
             users.push(user);
         }
-        Ok(SeedAccount { id, root_keys, users })
+        Ok(SeedAccount {
+            id,
+            root_keys,
+            users,
+        })
     }
 }
 
@@ -377,7 +423,10 @@ create_date = "2024-01-31T12:00:00Z"
         assert_eq!(a.id, "111122223333");
         assert_eq!(a.root_keys[0].id, "AKIAQYLPMN5HHHFPZAM2");
         let u = &a.users[0];
-        assert_eq!((u.name.as_str(), u.path.as_str()), ("alice", "/engineering/"));
+        assert_eq!(
+            (u.name.as_str(), u.path.as_str()),
+            ("alice", "/engineering/")
+        );
         assert_eq!(u.tags.len(), 2);
         assert_eq!(u.access_keys[0].status, KeyStatus::Inactive);
         assert_eq!(u.access_keys[0].create_date, Some(1_706_702_400_000));
@@ -388,16 +437,24 @@ create_date = "2024-01-31T12:00:00Z"
         let bad = SAMPLE.replace("AKIAQYLPMN5HAAAAAAAA", "AKIA0000");
         let err = Seed::parse(&bad, "seed.toml").unwrap_err();
         assert_eq!(err.line, Some(13));
-        assert!(err.to_string().starts_with("seed.toml:13: access key id 'AKIA0000' is not in AWS's format"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("seed.toml:13: access key id 'AKIA0000' is not in AWS's format"),
+            "{err}"
+        );
 
         let bad = SAMPLE.replace("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123", "short");
         let err = Seed::parse(&bad, "seed.toml").unwrap_err();
         assert_eq!(err.line, Some(14));
-        assert!(!err.to_string().contains("short"), "secrets stay out of messages");
+        assert!(
+            !err.to_string().contains("short"),
+            "secrets stay out of messages"
+        );
 
         let err = Seed::parse("[[accounts]]\nid = 5\n", "s.toml").unwrap_err();
         assert_eq!(err.line, Some(2));
-        let err = Seed::parse("[[accounts]]\nid = \"111122223333\"\nbogus = 1\n", "s.toml").unwrap_err();
+        let err =
+            Seed::parse("[[accounts]]\nid = \"111122223333\"\nbogus = 1\n", "s.toml").unwrap_err();
         assert!(err.reason.contains("bogus"), "{err}");
     }
 

@@ -14,7 +14,6 @@ use crate::store::Store;
 use crate::xml;
 use bytes::Bytes;
 
-
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{Request, Response, StatusCode, request};
 use http_body_util::{BodyExt, Full, Limited};
@@ -45,7 +44,11 @@ pub struct AppState {
 pub async fn reset(state: &AppState) -> ApiResult<()> {
     state
         .store
-        .reset(state.boot_seed.clone(), state.ids.clone(), crate::now_millis())
+        .reset(
+            state.boot_seed.clone(),
+            state.ids.clone(),
+            crate::now_millis(),
+        )
         .await
 }
 

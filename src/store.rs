@@ -9,20 +9,20 @@
 
 use crate::config::Storage;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::ids::IdGen;
 use crate::model::{
     ACCESS_KEYS_PER_USER, AccessKeyMeta, Credential, KeyStatus, LastUsed, NewAccessKey, Owner,
     Page, Principal, Secret, TAGS_PER_USER, Tag, User,
 };
-use data_encoding::BASE64;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use std::collections::HashMap;
-use std::path::Path;
-use crate::ids::IdGen;
 use crate::seed::{Seed, SeedKey};
 use crate::state::{
     AccountState, KeyState, LastUsedState, STATE_FORMAT, State, TagState, UserState,
     millis_to_rfc3339, rfc3339_to_millis, status_from_state,
 };
+use data_encoding::BASE64;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -756,7 +756,13 @@ impl Store {
                         status = ?4
                      WHERE access_key_id = ?1 AND account_id = ?2 AND user_id IS ?3",
                 )?
-                .execute(params![access_key_id, account_id, user_id, status.as_str(), now])?;
+                .execute(params![
+                    access_key_id,
+                    account_id,
+                    user_id,
+                    status.as_str(),
+                    now
+                ])?;
             if changed == 0 {
                 return Err(ApiError::no_such_access_key(&access_key_id));
             }
@@ -1180,7 +1186,12 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> ApiResult<Stat
     })
 }
 
-fn import_key(c: &Connection, account_id: &str, user_id: Option<&str>, k: &KeyState) -> ApiResult<()> {
+fn import_key(
+    c: &Connection,
+    account_id: &str,
+    user_id: Option<&str>,
+    k: &KeyState,
+) -> ApiResult<()> {
     let status = status_from_state(&k.status).map_err(invalid_state)?;
     let created = rfc3339_to_millis(&k.create_date).map_err(invalid_state)?;
     let ok_id = (16..=128).contains(&k.access_key_id.len())
@@ -1193,7 +1204,11 @@ fn import_key(c: &Connection, account_id: &str, user_id: Option<&str>, k: &KeySt
     }
     let last_used = match &k.last_used {
         None => None,
-        Some(u) => Some((rfc3339_to_millis(&u.date).map_err(invalid_state)?, &u.service, &u.region)),
+        Some(u) => Some((
+            rfc3339_to_millis(&u.date).map_err(invalid_state)?,
+            &u.service,
+            &u.region,
+        )),
     };
     c.prepare_cached(
         "INSERT INTO access_keys (access_key_id, account_id, user_id, secret, status, create_date,
@@ -1211,7 +1226,12 @@ fn import_key(c: &Connection, account_id: &str, user_id: Option<&str>, k: &KeySt
         last_used.map(|u| u.1),
         last_used.map(|u| u.2),
     ])
-    .map_err(|e| invalid_state(format!("state: access key '{}' cannot be stored: {e}", k.access_key_id)))?;
+    .map_err(|e| {
+        invalid_state(format!(
+            "state: access key '{}' cannot be stored: {e}",
+            k.access_key_id
+        ))
+    })?;
     Ok(())
 }
 
@@ -1224,7 +1244,10 @@ fn import(c: &Connection, state: &State) -> ApiResult<()> {
     }
     for a in &state.accounts {
         if !crate::model::is_account_id(&a.id) {
-            return Err(invalid_state(format!("state: account id '{}' must be 12 digits", a.id)));
+            return Err(invalid_state(format!(
+                "state: account id '{}' must be 12 digits",
+                a.id
+            )));
         }
         let created = rfc3339_to_millis(&a.create_date).map_err(invalid_state)?;
         c.prepare_cached("INSERT INTO accounts (account_id, create_date) VALUES (?1, ?2)")?

@@ -62,19 +62,19 @@ struct GetAccessKeyInfoResult {
     account: String,
 }
 
-/// Current-generation ids carry their account, which AWS decodes without looking the key up.
-/// Older ids (such as the documentation example) carry none, so only keys iamlite knows answer.
+/// A key iamlite knows answers with its account (seeded keys need not encode theirs); any other
+/// current-generation id is decoded as AWS does, without looking it up. Old-generation ids (such as
+/// the documentation example) carry no account, so unknown ones are refused.
 pub async fn get_access_key_info(
     ctx: &Ctx<'_>,
     input: GetAccessKeyInfo,
 ) -> ApiResult<Option<String>> {
-    let account = match account_from_key_id(&input.access_key_id) {
-        Some(account) => account,
-        None => ctx
-            .store
-            .credential(&input.access_key_id)?
-            .map(|c| c.account_id)
-            .ok_or_else(ApiError::invalid_client_token_id)?,
-    };
+    let known = ctx
+        .store
+        .credential(&input.access_key_id)?
+        .map(|c| c.account_id);
+    let account = known
+        .or_else(|| account_from_key_id(&input.access_key_id))
+        .ok_or_else(ApiError::invalid_client_token_id)?;
     xml::result("GetAccessKeyInfo", &GetAccessKeyInfoResult { account }).map(Some)
 }
