@@ -1,0 +1,123 @@
+//! The binary's command-line surface: `--help`, start-up errors, and `export`/`import` on a stopped database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_iamlite");
+
+#[test]
+fn help_lists_every_flag_and_its_environment_variable() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (flag, env) in [
+        ("--listen", "IAMLITE_LISTEN"),
+        ("--db", "IAMLITE_DB"),
+        ("--in-memory", "IAMLITE_IN_MEMORY"),
+        ("--account-id", "IAMLITE_ACCOUNT_ID"),
+        ("--root-access-key-id", "IAMLITE_ROOT_ACCESS_KEY_ID"),
+        ("--root-secret-access-key", "IAMLITE_ROOT_SECRET_ACCESS_KEY"),
+        ("--seed-file", "IAMLITE_SEED_FILE"),
+        ("--id-seed", "IAMLITE_ID_SEED"),
+        ("--propagation-delay", "IAMLITE_PROPAGATION_DELAY"),
+        ("--admin-token", "IAMLITE_ADMIN_TOKEN"),
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+        assert!(help.contains(env), "{env} missing from --help");
+    }
+    assert!(help.contains("export") && help.contains("import"));
+}
+
+#[test]
+fn a_bad_seed_file_fails_start_up_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.toml");
+    std::fs::write(&seed, "[[accounts]]\nid = \"12\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["--in-memory", "--listen", "127.0.0.1:0", "--seed-file"])
+        .arg(&seed)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!(
+            "{}:2: account id '12' must be exactly 12 digits",
+            seed.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn export_then_import_moves_the_whole_state_between_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/seed.toml");
+    let source = dir.path().join("source.db");
+    // Start once to load the seed into the file, then stop.
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--seed-file", seed, "--db"])
+        .arg(&source)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("iamlite "), "{line}");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success(), "SIGTERM exits 0");
+
+    let exported = Command::new(BIN)
+        .arg("export")
+        .arg("--db")
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(exported.status.success());
+    let json = String::from_utf8(exported.stdout).unwrap();
+    assert!(json.contains("AKIAQYLPMN5HDEPLOYRA") && json.contains("ci-deployer"));
+
+    let target = dir.path().join("target.db");
+    let state_file = dir.path().join("state.json");
+    std::fs::write(&state_file, &json).unwrap();
+    let imported = Command::new(BIN)
+        .arg("import")
+        .arg("--db")
+        .arg(&target)
+        .arg("--file")
+        .arg(&state_file)
+        .status()
+        .unwrap();
+    assert!(imported.success());
+    let again = Command::new(BIN)
+        .arg("export")
+        .arg("--db")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), json);
+
+    let missing = Command::new(BIN)
+        .args(["export", "--db"])
+        .arg(dir.path().join("missing.db"))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8(missing.stderr)
+            .unwrap()
+            .contains("no database at")
+    );
+}
