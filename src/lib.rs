@@ -155,6 +155,12 @@ impl Builder {
         self
     }
 
+    /// Requires this token on `/_iamlite/` (header `x-iamlite-admin-token` or `Authorization: Bearer`).
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.config.admin_token = Some(Secret::new(token));
+        self
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -28,11 +28,25 @@ async fn seeded() -> Server {
 }
 
 async fn admin(server: &Server, method: &str, path: &str, body: Option<String>) -> (u16, String) {
+    admin_with(server, method, path, body, None).await
+}
+
+async fn admin_with(
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+    token: Option<&str>,
+) -> (u16, String) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let req = http::Request::builder()
+    let mut req = http::Request::builder()
         .method(method)
-        .uri(format!("{}{path}", server.endpoint()))
+        .uri(format!("{}{path}", server.endpoint()));
+    if let Some(token) = token {
+        req = req.header("x-iamlite-admin-token", token);
+    }
+    let req = req
         .body(http_body_util::Full::new(bytes::Bytes::from(
             body.unwrap_or_default(),
         )))
@@ -502,4 +516,15 @@ async fn a_bad_seed_file_stops_start_up_with_file_line_and_reason() {
         )),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn an_admin_token_is_required_once_configured() {
+    let server = Server::builder().admin_token("s3cret").start().await.unwrap();
+    let (status, _) = admin(&server, "GET", "/_iamlite/health", None).await;
+    assert_eq!(status, 403);
+    let (status, _) = admin_with(&server, "GET", "/_iamlite/health", None, Some("wrong")).await;
+    assert_eq!(status, 403);
+    let (status, _) = admin_with(&server, "GET", "/_iamlite/health", None, Some("s3cret")).await;
+    assert_eq!(status, 200);
 }
