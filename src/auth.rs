@@ -40,8 +40,8 @@ impl Authenticator {
     fn signing_key(&self, secret: &Secret, claim: &sigv4::Claim) -> SigningKey {
         let cache_key = format!("{}/{}", claim.access_key_id, claim.scope.to_scope_string());
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((cached_secret, key)) = keys.get(&cache_key) {
-            if bool::from(
+        if let Some((cached_secret, key)) = keys.get(&cache_key)
+            && bool::from(
                 cached_secret
                     .expose()
                     .as_bytes()
@@ -49,7 +49,6 @@ impl Authenticator {
             ) {
                 return key.clone();
             }
-        }
         let key = sigv4::signing_key(secret, claim);
         if keys.len() >= KEY_CACHE_CAPACITY {
             keys.clear();

@@ -138,6 +138,25 @@ fn has_query_param(query: &str, name: &str) -> bool {
     query_param(query, name).is_some()
 }
 
+/// IncompleteSignature as AWS words it: the sentence, then the Authorization header it was about
+/// (header mode) or a pointer to the query-string parameters (presigned mode).
+fn incomplete(parts: &RequestParts<'_>, mode: Mode, sentence: &str) -> ApiError {
+    match mode {
+        Mode::Header => {
+            let raw = parts
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            ApiError::incomplete_signature(sentence, &raw)
+        }
+        Mode::Presigned { .. } => ApiError::new(
+            ErrorCode::IncompleteSignature,
+            format!("{sentence} Re-examine the query-string parameters."),
+        ),
+    }
+}
+
 /// Parses a `Credential` value: `AKID/YYYYMMDD/region/service/aws4_request`.
 fn parse_credential(value: &str, fail: &dyn Fn(String) -> ApiError) -> ApiResult<(String, Scope)> {
     let parts: Vec<&str> = value.split('/').collect();
@@ -211,8 +230,9 @@ pub fn parse(parts: &RequestParts<'_>) -> ApiResult<Claim> {
         || has_query_param(parts.query, "X-Amz-Credential");
     match (authorization, presigned) {
         (None, false) => Err(ApiError::missing_authentication_token()),
-        (Some(_), true) => Err(ApiError::new(
-            ErrorCode::IncompleteSignature,
+        (Some(_), true) => Err(incomplete(
+            parts,
+            Mode::Header,
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified.",
         )),
         (Some(value), false) => parse_header(parts, value),
@@ -222,7 +242,7 @@ pub fn parse(parts: &RequestParts<'_>) -> ApiResult<Claim> {
 
 fn parse_header(parts: &RequestParts<'_>, value: &http::HeaderValue) -> ApiResult<Claim> {
     let raw = String::from_utf8_lossy(value.as_bytes()).into_owned();
-    let fail = |sentence: String| ApiError::incomplete_signature(&sentence, &raw);
+    let fail = |sentence: String| incomplete(parts, Mode::Header, &sentence);
     let (algorithm, rest) = raw.trim().split_once(' ').unwrap_or((raw.trim(), ""));
     if algorithm != ALGORITHM {
         return Err(fail(format!("Unsupported AWS 'algorithm': '{algorithm}'.")));
@@ -284,12 +304,7 @@ fn parse_header(parts: &RequestParts<'_>, value: &http::HeaderValue) -> ApiResul
 }
 
 fn parse_presigned(parts: &RequestParts<'_>) -> ApiResult<Claim> {
-    let fail = |sentence: String| {
-        ApiError::new(
-            ErrorCode::IncompleteSignature,
-            format!("{sentence} Re-examine the query-string parameters."),
-        )
-    };
+    let fail = |sentence: String| incomplete(parts, Mode::Presigned { expires: 0 }, &sentence);
     let require = |name: &str| {
         query_param(parts.query, name).ok_or_else(|| {
             fail(format!(
@@ -335,7 +350,9 @@ fn parse_presigned(parts: &RequestParts<'_>) -> ApiResult<Claim> {
     })
 }
 
-/// The scope date must be the date of `X-Amz-Date`, and the request must be inside its time window.
+/// The scope date must be the date of `X-Amz-Date`, and the request must be inside its time window:
+/// within 15 minutes of `now` either way (presigned URLs too, as AWS STS enforces), and for presigned
+/// URLs also before `X-Amz-Date + X-Amz-Expires`.
 pub fn check_time(claim: &Claim, now: OffsetDateTime) -> ApiResult<()> {
     if !claim.amz_date.starts_with(&claim.scope.date) {
         return Err(ApiError::scope_date_mismatch(
@@ -350,12 +367,14 @@ pub fn check_time(claim: &Claim, now: OffsetDateTime) -> ApiResult<()> {
             &format_amz_date(now),
         ));
     }
-    match claim.mode {
-        Mode::Header if claim.time < now - MAX_SKEW => Err(ApiError::signature_expired(
+    if claim.time < now - MAX_SKEW {
+        return Err(ApiError::signature_expired(
             &claim.amz_date,
             &format_amz_date(now - MAX_SKEW),
             &format_amz_date(now),
-        )),
+        ));
+    }
+    match claim.mode {
         Mode::Presigned { expires }
             if now > claim.time + Duration::seconds(i64::try_from(expires).unwrap_or(i64::MAX)) =>
         {
@@ -453,12 +472,10 @@ pub fn canonical_request(parts: &RequestParts<'_>, claim: &Claim) -> ApiResult<V
             match (name, parts.authority) {
                 ("host", Some(authority)) => push_folded(&mut out, authority.as_bytes()),
                 _ => {
-                    return Err(ApiError::new(
-                        ErrorCode::IncompleteSignature,
-                        format!(
-                            "'{name}' is named as a SignedHeader, but it does not exist in the HTTP request."
-                        ),
-                    ));
+                    let sentence = format!(
+                        "'{name}' is named as a SignedHeader, but it does not exist in the HTTP request."
+                    );
+                    return Err(incomplete(parts, claim.mode, &sentence));
                 }
             }
         }

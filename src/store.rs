@@ -564,13 +564,11 @@ impl Store {
         let account_id = account_id.to_string();
         self.write(move |c| {
             let user = user_by_name(c, &account_id, &name)?;
-            if let Some(new_name) = &new_name {
-                if let Some(other) = find_user(c, &account_id, new_name)? {
-                    if other.user_id != user.user_id {
+            if let Some(new_name) = &new_name
+                && let Some(other) = find_user(c, &account_id, new_name)?
+                    && other.user_id != user.user_id {
                         return Err(ApiError::user_already_exists(new_name));
                     }
-                }
-            }
             c.prepare_cached(
                 "UPDATE users SET name = coalesce(?2, name), path = coalesce(?3, path) WHERE user_id = ?1",
             )?

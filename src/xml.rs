@@ -36,9 +36,9 @@ pub fn success(namespace: &str, action: &str, result: Option<&str>, request_id: 
     if let Some(result) = result {
         out.push_str(result);
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>\n"
+        "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
     );
     out
 }

@@ -149,12 +149,11 @@ pub const MAX_MAX_ITEMS: usize = 1000;
 impl Pagination {
     pub fn parse(params: &Params, v: &mut Validator) -> ApiResult<Pagination> {
         let marker = params.get("Marker");
-        if let Some(m) = marker {
-            if v.length("marker", m, 1, 320) {
+        if let Some(m) = marker
+            && v.length("marker", m, 1, 320) {
                 let ok = m.chars().all(|c| ('\u{20}'..='\u{ff}').contains(&c));
                 v.pattern("marker", m, ok, crate::model::MARKER_PATTERN);
             }
-        }
         let max_items = match params.get("MaxItems") {
             None => DEFAULT_MAX_ITEMS,
             Some(raw) => {
@@ -208,8 +207,8 @@ pub fn parse_tags(params: &Params, v: &mut Validator) -> Option<Vec<Tag>> {
         let value_field = format!("tags.{n}.member.value");
         let key = v.required(&key_field, m.get("Key").copied());
         let value = v.required(&value_field, m.get("Value").copied());
-        if let Some(key) = key {
-            if v.length(&key_field, key, 1, 128) {
+        if let Some(key) = key
+            && v.length(&key_field, key, 1, 128) {
                 v.pattern(
                     &key_field,
                     key,
@@ -217,9 +216,8 @@ pub fn parse_tags(params: &Params, v: &mut Validator) -> Option<Vec<Tag>> {
                     TAG_KEY_PATTERN,
                 );
             }
-        }
-        if let Some(value) = value {
-            if v.length(&value_field, value, 0, 256) {
+        if let Some(value) = value
+            && v.length(&value_field, value, 0, 256) {
                 v.pattern(
                     &value_field,
                     value,
@@ -227,7 +225,6 @@ pub fn parse_tags(params: &Params, v: &mut Validator) -> Option<Vec<Tag>> {
                     TAG_VALUE_PATTERN,
                 );
             }
-        }
         if let (Some(key), Some(value)) = (key, value) {
             tags.push(Tag {
                 key: key.to_string(),
