@@ -113,7 +113,8 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// An error as the client will see it. Messages never contain secrets or signatures.
+/// An error as the client will see it. Messages never contain secrets; like AWS, IncompleteSignature
+/// echoes the client's own Authorization header back to it (which is why messages are not logged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub code: ErrorCode,

@@ -134,6 +134,18 @@ fn query_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
+fn query_param_count(query: &str, name: &str) -> usize {
+    query
+        .split('&')
+        .filter(|pair| {
+            let k = pair.split_once('=').map_or(*pair, |(k, _)| k);
+            percent_decode(k.as_bytes())
+                .decode_utf8()
+                .is_ok_and(|k| k == name)
+        })
+        .count()
+}
+
 fn has_query_param(query: &str, name: &str) -> bool {
     query_param(query, name).is_some()
 }
@@ -306,6 +318,12 @@ fn parse_header(parts: &RequestParts<'_>, value: &http::HeaderValue) -> ApiResul
 fn parse_presigned(parts: &RequestParts<'_>) -> ApiResult<Claim> {
     let fail = |sentence: String| incomplete(parts, Mode::Presigned { expires: 0 }, &sentence);
     let require = |name: &str| {
+        // A repeated auth parameter would let unsigned text ride along with a valid signature.
+        if query_param_count(parts.query, name) > 1 {
+            return Err(fail(format!(
+                "AWS query-string parameters must include '{name}' only once."
+            )));
+        }
         query_param(parts.query, name).ok_or_else(|| {
             fail(format!(
                 "AWS query-string parameters must include '{name}'."
@@ -313,6 +331,11 @@ fn parse_presigned(parts: &RequestParts<'_>) -> ApiResult<Claim> {
         })
     };
     let algorithm = require("X-Amz-Algorithm")?;
+    if let Some(token_count @ 2..) = Some(query_param_count(parts.query, "X-Amz-Security-Token")) {
+        return Err(fail(format!(
+            "AWS query-string parameters must include 'X-Amz-Security-Token' at most once, got {token_count}."
+        )));
+    }
     if algorithm != ALGORITHM {
         return Err(fail(format!("Unsupported AWS 'algorithm': '{algorithm}'.")));
     }
