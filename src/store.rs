@@ -213,6 +213,7 @@ impl Store {
         }
         let conn = Connection::open_with_flags(&self.inner.target, self.inner.flags)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        stable_plans(&conn)?;
         conn.pragma_update(None, "query_only", true)?;
         Ok(conn)
     }
@@ -823,8 +824,17 @@ impl Drop for Inner {
     }
 }
 
+/// Keeps cached statements compiled: without the query planner stability guarantee, the bundled
+/// SQLite (built with STAT4) re-prepares a statement every time a new value is bound to it, which
+/// measured as most of the cost of a read.
+fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
 fn configure_writer(conn: &Connection, durable: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    stable_plans(conn)?;
     if durable {
         // WAL lets readers run beside the writer; FULL makes each COMMIT fsync the log.
         conn.pragma_update(None, "journal_mode", "WAL")?;
