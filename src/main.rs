@@ -111,11 +111,16 @@ async fn import(db: &Path, file: &Path) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A background thread writes the log, so requests never wait on stderr; it blocks rather
+    // than drops lines when it falls behind. The guard flushes what is left at exit.
+    let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("iamlite=info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(log_writer)
         .init();
     match &cli.command {
         Some(Command::Export { db }) => return export(db).await,

@@ -80,18 +80,41 @@ where
 }
 
 enum Command {
-    Write(Box<dyn WriteJob>),
+    Write(Box<dyn WriteJob>, Invalidate),
     Flush(oneshot::Sender<()>),
+}
+
+/// Which cached credentials a write may make stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Invalidate {
+    Nothing,
+    Key(String),
+    Everything,
+}
+
+/// Most credentials kept in memory; past this the cache starts over.
+const CREDENTIAL_CACHE_CAPACITY: usize = 65_536;
+
+/// Credentials of recently used keys, so that verifying a request needs no SQLite read. Writes
+/// that change a key drop it (after their COMMIT, before they are acknowledged), and bump the
+/// generation, so a read that raced with the write never puts an old copy back.
+#[derive(Default)]
+struct CredentialCache {
+    generation: u64,
+    entries: HashMap<String, Credential>,
 }
 
 #[derive(Default)]
 struct Shared {
     last_used: Mutex<HashMap<String, LastUsed>>,
+    credentials: Mutex<CredentialCache>,
 }
 
 struct Inner {
     target: String,
     flags: OpenFlags,
+    /// File-backed (WAL, fsync on commit) rather than in-memory.
+    durable: bool,
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Option<mpsc::Sender<Command>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -182,9 +205,9 @@ impl Store {
                 false,
             ),
         };
-        let conn = Connection::open_with_flags(&target, flags)
+        let mut conn = Connection::open_with_flags(&target, flags)
             .map_err(|e| open_err(&format!("cannot open database {target}"), e))?;
-        configure_writer(&conn, durable).map_err(|e| open_err("cannot configure database", e))?;
+        configure_writer(&mut conn, durable).map_err(|e| open_err("cannot configure database", e))?;
         migrate(&conn)?;
 
         let shared = Arc::new(Shared::default());
@@ -198,6 +221,7 @@ impl Store {
             inner: Arc::new(Inner {
                 target,
                 flags,
+                durable,
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
@@ -211,9 +235,8 @@ impl Store {
         if let Some(conn) = lock(&self.inner.readers).pop() {
             return Ok(conn);
         }
-        let conn = Connection::open_with_flags(&self.inner.target, self.inner.flags)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        stable_plans(&conn)?;
+        let mut conn = Connection::open_with_flags(&self.inner.target, self.inner.flags)?;
+        configure(&mut conn, self.inner.durable)?;
         conn.pragma_update(None, "query_only", true)?;
         Ok(conn)
     }
@@ -237,16 +260,19 @@ impl Store {
         tx.send(cmd).map_err(|_| ApiError::service_failure())
     }
 
-    fn job<F, R>(work: F, reply: oneshot::Sender<ApiResult<R>>) -> Command
+    fn job<F, R>(work: F, reply: oneshot::Sender<ApiResult<R>>, invalidate: Invalidate) -> Command
     where
         F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
         R: Send + 'static,
     {
-        Command::Write(Box::new(Job {
-            work: Some(work),
-            result: None,
-            reply,
-        }))
+        Command::Write(
+            Box::new(Job {
+                work: Some(work),
+                result: None,
+                reply,
+            }),
+            invalidate,
+        )
     }
 
     /// Runs `f` inside the writer's transaction and resolves once it is durable.
@@ -254,8 +280,16 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
     ) -> ApiResult<R> {
+        self.write_invalidating(Invalidate::Nothing, f).await
+    }
+
+    async fn write_invalidating<R: Send + 'static>(
+        &self,
+        invalidate: Invalidate,
+        f: impl FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
+    ) -> ApiResult<R> {
         let (tx, rx) = oneshot::channel();
-        self.submit(Self::job(f, tx))?;
+        self.submit(Self::job(f, tx, invalidate))?;
         rx.await.map_err(|_| ApiError::service_failure())?
     }
 
@@ -265,7 +299,7 @@ impl Store {
         f: impl FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
     ) -> ApiResult<R> {
         let (tx, rx) = oneshot::channel();
-        self.submit(Self::job(f, tx))?;
+        self.submit(Self::job(f, tx, Invalidate::Everything))?;
         rx.blocking_recv()
             .map_err(|_| ApiError::service_failure())?
     }
@@ -302,13 +336,16 @@ impl Store {
     /// Adds what the seed asserts (accounts, root keys, users, tags, keys) and keeps everything else.
     /// Applying the same seed twice leaves the same state.
     pub async fn apply_seed(&self, seed: Arc<Seed>, ids: Arc<IdGen>, now: i64) -> ApiResult<()> {
-        self.write(move |c| apply_seed(c, &seed, &ids, now)).await
+        self.write_invalidating(Invalidate::Everything, move |c| {
+            apply_seed(c, &seed, &ids, now)
+        })
+        .await
     }
 
     /// Replaces all state with exactly what the seed asserts, in one transaction.
     pub async fn reset(&self, seed: Arc<Seed>, ids: Arc<IdGen>, now: i64) -> ApiResult<()> {
         let shared = self.inner.shared.clone();
-        self.write(move |c| {
+        self.write_invalidating(Invalidate::Everything, move |c| {
             clear(c)?;
             lock(&shared.last_used).clear();
             apply_seed(c, &seed, &ids, now)
@@ -330,7 +367,7 @@ impl Store {
     /// Replaces all state with `state`, in one transaction; nothing changes if it is refused.
     pub async fn import(&self, state: State) -> ApiResult<()> {
         let shared = self.inner.shared.clone();
-        self.write(move |c| {
+        self.write_invalidating(Invalidate::Everything, move |c| {
             clear(c)?;
             lock(&shared.last_used).clear();
             import(c, &state)
@@ -363,8 +400,30 @@ impl Store {
 
     // --- authentication ---------------------------------------------------------------------
 
-    /// Everything needed to verify a request signed with `access_key_id`.
+    /// Everything needed to verify a request signed with `access_key_id`, from memory when the key
+    /// was used recently.
     pub fn credential(&self, access_key_id: &str) -> ApiResult<Option<Credential>> {
+        let generation = {
+            let cache = lock(&self.inner.shared.credentials);
+            if let Some(c) = cache.entries.get(access_key_id) {
+                return Ok(Some(c.clone()));
+            }
+            cache.generation
+        };
+        let found = self.stored_credential(access_key_id)?;
+        if let Some(c) = &found {
+            let mut cache = lock(&self.inner.shared.credentials);
+            if cache.generation == generation {
+                if cache.entries.len() >= CREDENTIAL_CACHE_CAPACITY {
+                    cache.entries.clear();
+                }
+                cache.entries.insert(access_key_id.to_string(), c.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    fn stored_credential(&self, access_key_id: &str) -> ApiResult<Option<Credential>> {
         self.read(|c| {
             let row = c
                 .prepare_cached(
@@ -563,7 +622,7 @@ impl Store {
         new_path: Option<String>,
     ) -> ApiResult<()> {
         let account_id = account_id.to_string();
-        self.write(move |c| {
+        self.write_invalidating(Invalidate::Everything, move |c| {
             let user = user_by_name(c, &account_id, &name)?;
             if let Some(new_name) = &new_name
                 && let Some(other) = find_user(c, &account_id, new_name)?
@@ -677,29 +736,60 @@ impl Store {
             }
             None => (i64::MIN, String::new()),
         };
-        self.read(|c| {
-            let (user_id, user_name) = owner_ids(c, account_id, owner)?;
-            let mut stmt = c.prepare_cached(
-                "SELECT access_key_id, status, create_date FROM access_keys
-                 WHERE account_id = ?1 AND user_id IS ?2 AND (create_date, access_key_id) >= (?3, ?4)
-                 ORDER BY create_date, access_key_id LIMIT ?5",
-            )?;
-            let rows = stmt.query_map(
-                params![account_id, user_id, start_date, start_id, max_items as i64 + 1],
-                |r| {
+        let limit = max_items as i64 + 1;
+        let items = self.read(|c| match owner {
+            Owner::Root => {
+                let mut stmt = c.prepare_cached(
+                    "SELECT access_key_id, status, create_date FROM access_keys
+                     WHERE account_id = ?1 AND user_id IS NULL
+                       AND (create_date, access_key_id) >= (?2, ?3)
+                     ORDER BY create_date, access_key_id LIMIT ?4",
+                )?;
+                let rows = stmt.query_map(params![account_id, start_date, start_id, limit], |r| {
                     Ok(AccessKeyMeta {
                         access_key_id: r.get(0)?,
-                        user_name: user_name.clone(),
+                        user_name: None,
                         status: KeyStatus::from_db(&r.get::<_, String>(1)?),
                         create_date: r.get(2)?,
                     })
-                },
-            )?;
-            let items = rows.collect::<Result<Vec<_>, _>>()?;
-            Ok(paginate(items, max_items, |k| {
-                encode_marker("k", &format!("{}:{}", k.create_date, k.access_key_id))
-            }))
-        })
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            }
+            Owner::User(name) => {
+                // One statement, so one read transaction: the user (NoSuchEntity when there is no
+                // row at all) and its keys (a row with NULL key columns when it has none).
+                let mut stmt = c.prepare_cached(
+                    "SELECT u.name, k.access_key_id, k.status, k.create_date
+                     FROM users u LEFT JOIN access_keys k
+                       ON k.account_id = u.account_id AND k.user_id = u.user_id
+                      AND (k.create_date, k.access_key_id) >= (?3, ?4)
+                     WHERE u.account_id = ?1 AND u.name = ?2 COLLATE NOCASE
+                     ORDER BY k.create_date, k.access_key_id LIMIT ?5",
+                )?;
+                let mut rows = stmt.query(params![account_id, name, start_date, start_id, limit])?;
+                let mut items = Vec::new();
+                let mut found = false;
+                while let Some(r) = rows.next()? {
+                    found = true;
+                    if let Some(access_key_id) = r.get::<_, Option<String>>(1)? {
+                        items.push(AccessKeyMeta {
+                            access_key_id,
+                            user_name: Some(r.get(0)?),
+                            status: KeyStatus::from_db(&r.get::<_, String>(2)?),
+                            create_date: r.get(3)?,
+                        });
+                    }
+                }
+                if found {
+                    Ok(items)
+                } else {
+                    Err(ApiError::no_such_user(name))
+                }
+            }
+        })?;
+        Ok(paginate(items, max_items, |k| {
+            encode_marker("k", &format!("{}:{}", k.create_date, k.access_key_id))
+        }))
     }
 
     pub async fn create_access_key(
@@ -744,7 +834,7 @@ impl Store {
         now: i64,
     ) -> ApiResult<()> {
         let account_id = account_id.to_string();
-        self.write(move |c| {
+        self.write_invalidating(Invalidate::Key(access_key_id.clone()), move |c| {
             let (user_id, _) = owner_ids(c, &account_id, &owner)?;
             // A real change restarts the propagation clock; setting the same status does not.
             let changed = c
@@ -780,7 +870,7 @@ impl Store {
         let account_id = account_id.to_string();
         let shared = self.inner.shared.clone();
         let delay = self.propagation_delay_ms();
-        self.write(move |c| {
+        self.write_invalidating(Invalidate::Key(access_key_id.clone()), move |c| {
             let (user_id, _) = owner_ids(c, &account_id, &owner)?;
             if delay > 0 {
                 // Other IAM hosts keep accepting the key until the deletion has propagated.
@@ -824,17 +914,41 @@ impl Drop for Inner {
     }
 }
 
-/// Keeps cached statements compiled: without the query planner stability guarantee, the bundled
-/// SQLite (built with STAT4) re-prepares a statement every time a new value is bound to it, which
-/// measured as most of the cost of a read.
-fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
+/// How long an in-memory connection spins on a lock held by a commit before giving up
+/// (in steps of `MEMORY_BUSY_STEP`): memdb has no WAL, so readers wait out the writer's commits,
+/// which take microseconds; SQLite's default handler would sleep a whole millisecond each time.
+const MEMORY_BUSY_STEP: Duration = Duration::from_micros(20);
+const MEMORY_BUSY_STEPS: i32 = 250_000;
+
+fn short_busy_wait(attempt: i32) -> bool {
+    if attempt < 16 {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep(MEMORY_BUSY_STEP);
+    }
+    attempt < MEMORY_BUSY_STEPS
+}
+
+/// Settings every connection gets.
+fn configure(conn: &mut Connection, durable: bool) -> rusqlite::Result<()> {
+    if durable {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+    } else {
+        conn.busy_handler(Some(short_busy_wait))?;
+    }
+    // Keeps cached statements compiled: without the query planner stability guarantee, the
+    // bundled SQLite (built with STAT4) re-prepares a statement every time a new value is bound
+    // to it, which measured as half the cost of a read.
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(())
 }
 
-fn configure_writer(conn: &Connection, durable: bool) -> rusqlite::Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    stable_plans(conn)?;
+fn configure_writer(conn: &mut Connection, durable: bool) -> rusqlite::Result<()> {
+    configure(conn, durable)?;
+    // Statement journals (upserts inside a savepoint) stay in memory, and large seeds and
+    // imports get a bigger page cache than the 2 MiB default.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -16_384)?;
     if durable {
         // WAL lets readers run beside the writer; FULL makes each COMMIT fsync the log.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -896,12 +1010,14 @@ fn run_batch(
     shared: &Shared,
 ) {
     let mut completions = Vec::with_capacity(batch.len());
+    let mut invalidations = Vec::new();
     let mut flushes = Vec::new();
     let began = conn.execute_batch("BEGIN IMMEDIATE");
     for cmd in batch {
         match cmd {
             Command::Flush(reply) => flushes.push(reply),
-            Command::Write(mut job) => {
+            Command::Write(mut job, invalidate) => {
+                invalidations.push(invalidate);
                 // Without a transaction nothing may run; the job is answered with the failure.
                 if began.is_ok() {
                     let savepoint = conn.execute_batch("SAVEPOINT job");
@@ -935,6 +1051,20 @@ fn run_batch(
         for (k, v) in pending {
             if map.get(k) == Some(v) {
                 map.remove(k);
+            }
+        }
+    }
+    // Before anyone hears of the write: drop what it may have made stale.
+    if invalidations.iter().any(|i| *i != Invalidate::Nothing) {
+        let mut cache = lock(&shared.credentials);
+        cache.generation += 1;
+        for i in invalidations {
+            match i {
+                Invalidate::Nothing => {}
+                Invalidate::Key(id) => {
+                    cache.entries.remove(&id);
+                }
+                Invalidate::Everything => cache.entries.clear(),
             }
         }
     }

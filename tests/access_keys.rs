@@ -113,6 +113,12 @@ async fn deleted_key_is_rejected_and_disappears_from_the_listing() {
     let server = start().await;
     let iam = root_iam(&server);
     let (id, secret) = user_with_key(&iam, "alice").await;
+    // Used first, so that the server has it cached when it is deleted.
+    sts_as(&server, &id, &secret)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
     iam.delete_access_key()
         .user_name("alice")
         .access_key_id(&id)
@@ -473,6 +479,12 @@ async fn renamed_user_keeps_its_keys_and_the_key_shows_the_new_arn() {
     let server = start().await;
     let iam = root_iam(&server);
     let (id, secret) = user_with_key(&iam, "alice").await;
+    let before = sts_as(&server, &id, &secret)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(before.arn(), Some("arn:aws:iam::123456789012:user/alice"));
     iam.update_user()
         .user_name("alice")
         .new_user_name("alicia")
