@@ -226,6 +226,17 @@ fn check_signed_headers(
     Ok(())
 }
 
+fn checked_amz_date(
+    amz_date: &str,
+    fail: &dyn Fn(String) -> ApiError,
+) -> ApiResult<OffsetDateTime> {
+    parse_amz_date(amz_date).ok_or_else(|| {
+        fail(format!(
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", got '{amz_date}'."
+        ))
+    })
+}
+
 fn check_signature_hex(sig: &str) -> ApiResult<()> {
     if sig.len() == 64 && sig.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         Ok(())
@@ -297,11 +308,7 @@ fn parse_header(parts: &RequestParts<'_>, value: &http::HeaderValue) -> ApiResul
                 .into(),
         )
     })?;
-    let time = parse_amz_date(amz_date).ok_or_else(|| {
-        fail(format!(
-            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", got '{amz_date}'."
-        ))
-    })?;
+    let time = checked_amz_date(amz_date, &fail)?;
     check_signature_hex(&signature)?;
     Ok(Claim {
         access_key_id,
@@ -355,11 +362,7 @@ fn parse_presigned(parts: &RequestParts<'_>) -> ApiResult<Claim> {
     let mode = Mode::Presigned { expires };
     let (access_key_id, scope) = parse_credential(&credential, &fail)?;
     check_signed_headers(&signed_headers, mode, &fail)?;
-    let time = parse_amz_date(&amz_date).ok_or_else(|| {
-        fail(format!(
-            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", got '{amz_date}'."
-        ))
-    })?;
+    let time = checked_amz_date(&amz_date, &fail)?;
     check_signature_hex(&signature)?;
     Ok(Claim {
         access_key_id,
