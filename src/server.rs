@@ -8,7 +8,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Pause after a failed accept (e.g. EMFILE) so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -27,15 +27,59 @@ fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(limits.max_header_bytes as u32)
-        .max_concurrent_streams(256);
+        .max_concurrent_streams(256)
+        // HTTP/2 has no header timeout; pinging closes connections whose peer went silent.
+        .keep_alive_interval(limits.header_read_timeout)
+        .keep_alive_timeout(limits.header_read_timeout);
     builder
+}
+
+/// The HTTP/2 connection preface a cleartext (prior knowledge) client starts with.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// How often a partly received preface is looked at again.
+const SNIFF_POLL: Duration = Duration::from_millis(5);
+
+/// Tells HTTP/2 from HTTP/1 by the first bytes, within `timeout`. `None`: the peer sent nothing
+/// usable in time (or closed), and the connection should be dropped. Doing this here, instead of
+/// letting the auto builder read the preface, puts a deadline on connections that never speak.
+async fn sniff_http2(stream: &TcpStream, timeout: Duration) -> Option<bool> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = [0u8; 24];
+    let mut seen = 0;
+    loop {
+        let n = tokio::time::timeout_at(deadline, stream.peek(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if buf[..n] != H2_PREFACE[..n] {
+            return Some(false);
+        }
+        if n == H2_PREFACE.len() {
+            return Some(true);
+        }
+        if n == seen {
+            // Part of the preface, nothing new yet: peek would return at once, so wait a little.
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(SNIFF_POLL).await;
+        }
+        seen = n;
+    }
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and waits (up to the grace period) for
 /// in-flight requests to finish.
 pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
-    let builder = builder(&state);
+    let http1 = builder(&state).http1_only();
+    let http2 = builder(&state).http2_only();
+    let header_timeout = state.config.limits.header_read_timeout;
     let graceful = GracefulShutdown::new();
+    // Connections still deciding their protocol hold a graceful watcher; this tells them to give up.
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -50,11 +94,22 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
                 };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
-                let svc = service_fn(move |req| service::handle(state.clone(), req));
-                let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
+                let (http1, http2) = (http1.clone(), http2.clone());
+                let watcher = graceful.watcher();
+                let mut stopping = stopping.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    let sniffed = tokio::select! {
+                        sniffed = sniff_http2(&stream, header_timeout) => sniffed,
+                        _ = stopping.wait_for(|stop| *stop) => None,
+                    };
+                    let Some(is_http2) = sniffed else {
+                        tracing::debug!(%peer, "closing a connection that sent no request in time");
+                        return;
+                    };
+                    let builder = if is_http2 { http2 } else { http1 };
+                    let svc = service_fn(move |req| service::handle(state.clone(), req));
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                    if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 });
@@ -63,6 +118,7 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
         }
     }
     drop(listener);
+    let _ = stopping_tx.send(true);
     let grace = state.config.limits.shutdown_grace;
     if tokio::time::timeout(grace, graceful.shutdown())
         .await

@@ -4,7 +4,7 @@
 use crate::actions::{Action, Ctx, Service};
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ids::IdGen;
 use crate::model::LastUsed;
 use crate::query::Params;
@@ -116,8 +116,10 @@ where
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::request_entity_too_large(limit))
         }
-        Ok(Err(_)) => Err(ApiError::malformed_query_string(
-            "the request body could not be read",
+        // Broken framing (a bad chunk size, a body cut short): a malformed request, not a query string.
+        Ok(Err(_)) => Err(ApiError::new(
+            ErrorCode::MalformedInput,
+            "The request body could not be read.",
         )),
     }
 }
