@@ -390,7 +390,13 @@ impl Conn {
                     .headers
                     .iter()
                     .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok())
+                    .and_then(|h| {
+                        std::str::from_utf8(h.value)
+                            .ok()?
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                    })
                     .ok_or("response without content-length")?;
                 while self.buf.len() < head_len + length {
                     if stream
@@ -850,12 +856,7 @@ impl Tally {
     }
 
     /// Sends one request, records its latency and outcome; returns the body of a 2xx.
-    async fn send(
-        &mut self,
-        conn: &mut Conn,
-        kind: Kind,
-        req: Bytes,
-    ) -> Option<Bytes> {
+    async fn send(&mut self, conn: &mut Conn, kind: Kind, req: Bytes) -> Option<Bytes> {
         let started = Instant::now();
         let result = conn.send(req).await;
         let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;

@@ -46,9 +46,10 @@ impl Authenticator {
                     .expose()
                     .as_bytes()
                     .ct_eq(secret.expose().as_bytes()),
-            ) {
-                return key.clone();
-            }
+            )
+        {
+            return key.clone();
+        }
         let key = sigv4::signing_key(secret, claim);
         if keys.len() >= KEY_CACHE_CAPACITY {
             keys.clear();

@@ -207,7 +207,8 @@ impl Store {
         };
         let mut conn = Connection::open_with_flags(&target, flags)
             .map_err(|e| open_err(&format!("cannot open database {target}"), e))?;
-        configure_writer(&mut conn, durable).map_err(|e| open_err("cannot configure database", e))?;
+        configure_writer(&mut conn, durable)
+            .map_err(|e| open_err("cannot configure database", e))?;
         migrate(&conn)?;
 
         let shared = Arc::new(Shared::default());
@@ -745,14 +746,15 @@ impl Store {
                        AND (create_date, access_key_id) >= (?2, ?3)
                      ORDER BY create_date, access_key_id LIMIT ?4",
                 )?;
-                let rows = stmt.query_map(params![account_id, start_date, start_id, limit], |r| {
-                    Ok(AccessKeyMeta {
-                        access_key_id: r.get(0)?,
-                        user_name: None,
-                        status: KeyStatus::from_db(&r.get::<_, String>(1)?),
-                        create_date: r.get(2)?,
-                    })
-                })?;
+                let rows =
+                    stmt.query_map(params![account_id, start_date, start_id, limit], |r| {
+                        Ok(AccessKeyMeta {
+                            access_key_id: r.get(0)?,
+                            user_name: None,
+                            status: KeyStatus::from_db(&r.get::<_, String>(1)?),
+                            create_date: r.get(2)?,
+                        })
+                    })?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             }
             Owner::User(name) => {
@@ -766,7 +768,8 @@ impl Store {
                      WHERE u.account_id = ?1 AND u.name = ?2 COLLATE NOCASE
                      ORDER BY k.create_date, k.access_key_id LIMIT ?5",
                 )?;
-                let mut rows = stmt.query(params![account_id, name, start_date, start_id, limit])?;
+                let mut rows =
+                    stmt.query(params![account_id, name, start_date, start_id, limit])?;
                 let mut items = Vec::new();
                 let mut found = false;
                 while let Some(r) = rows.next()? {
@@ -939,7 +942,10 @@ fn configure(conn: &mut Connection, durable: bool) -> rusqlite::Result<()> {
     // Keeps cached statements compiled: without the query planner stability guarantee, the
     // bundled SQLite (built with STAT4) re-prepares a statement every time a new value is bound
     // to it, which measured as half the cost of a read.
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
 

@@ -520,7 +520,11 @@ async fn a_bad_seed_file_stops_start_up_with_file_line_and_reason() {
 
 #[tokio::test]
 async fn an_admin_token_is_required_once_configured() {
-    let server = Server::builder().admin_token("s3cret").start().await.unwrap();
+    let server = Server::builder()
+        .admin_token("s3cret")
+        .start()
+        .await
+        .unwrap();
     let (status, _) = admin(&server, "GET", "/_iamlite/health", None).await;
     assert_eq!(status, 403);
     let (status, _) = admin_with(&server, "GET", "/_iamlite/health", None, Some("wrong")).await;

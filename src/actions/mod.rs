@@ -150,10 +150,11 @@ impl Pagination {
     pub fn parse(params: &Params, v: &mut Validator) -> ApiResult<Pagination> {
         let marker = params.get("Marker");
         if let Some(m) = marker
-            && v.length("marker", m, 1, 320) {
-                let ok = m.chars().all(|c| ('\u{20}'..='\u{ff}').contains(&c));
-                v.pattern("marker", m, ok, crate::model::MARKER_PATTERN);
-            }
+            && v.length("marker", m, 1, 320)
+        {
+            let ok = m.chars().all(|c| ('\u{20}'..='\u{ff}').contains(&c));
+            v.pattern("marker", m, ok, crate::model::MARKER_PATTERN);
+        }
         let max_items = match params.get("MaxItems") {
             None => DEFAULT_MAX_ITEMS,
             Some(raw) => {
@@ -208,23 +209,25 @@ pub fn parse_tags(params: &Params, v: &mut Validator) -> Option<Vec<Tag>> {
         let key = v.required(&key_field, m.get("Key").copied());
         let value = v.required(&value_field, m.get("Value").copied());
         if let Some(key) = key
-            && v.length(&key_field, key, 1, 128) {
-                v.pattern(
-                    &key_field,
-                    key,
-                    key.chars().all(is_tag_char),
-                    TAG_KEY_PATTERN,
-                );
-            }
+            && v.length(&key_field, key, 1, 128)
+        {
+            v.pattern(
+                &key_field,
+                key,
+                key.chars().all(is_tag_char),
+                TAG_KEY_PATTERN,
+            );
+        }
         if let Some(value) = value
-            && v.length(&value_field, value, 0, 256) {
-                v.pattern(
-                    &value_field,
-                    value,
-                    value.chars().all(is_tag_char),
-                    TAG_VALUE_PATTERN,
-                );
-            }
+            && v.length(&value_field, value, 0, 256)
+        {
+            v.pattern(
+                &value_field,
+                value,
+                value.chars().all(is_tag_char),
+                TAG_VALUE_PATTERN,
+            );
+        }
         if let (Some(key), Some(value)) = (key, value) {
             tags.push(Tag {
                 key: key.to_string(),
