@@ -115,6 +115,8 @@ async fn main() -> ExitCode {
     // than drops lines when it falls behind. The guard flushes what is left at exit.
     let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        // The default queue (128,000 lines) costs megabytes of memory up front.
+        .buffered_lines_limit(4096)
         .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(

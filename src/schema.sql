@@ -39,7 +39,8 @@ CREATE TABLE access_keys (
     last_used_service TEXT,
     last_used_region  TEXT
 );
-CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date, access_key_id);
+-- Covers ListAccessKeys (status included), so a listing never visits the table itself.
+CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date, access_key_id, status);
 
 -- Keys deleted less than a propagation delay ago still sign requests; only used with a delay.
 CREATE TABLE deleted_access_keys (
