@@ -321,6 +321,8 @@ fn element<'a>(body: &'a [u8], name: &str) -> Option<&'a str> {
 
 // --- HTTP ------------------------------------------------------------------------------------
 
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// One keep-alive HTTP/1.1 connection speaking the protocol directly (one request in flight);
 /// reconnects (and counts it) after the server closed it.
 struct Conn {
@@ -355,12 +357,12 @@ impl Conn {
         if self.stream.is_none() {
             self.connect().await?;
         }
-        let result = self.exchange(&req).await;
+        let result = self.exchange_within(&req).await;
         let result = match result {
             // A keep-alive connection the server closed while idle: one fresh attempt.
             Err(e) if e.starts_with("closed") => {
                 self.connect().await?;
-                self.exchange(&req).await
+                self.exchange_within(&req).await
             }
             other => other,
         };
@@ -368,6 +370,13 @@ impl Conn {
             self.stream = None;
         }
         result
+    }
+
+    /// One exchange, bounded so that a stuck server fails the run instead of hanging it.
+    async fn exchange_within(&mut self, req: &[u8]) -> Result<(StatusCode, Bytes), String> {
+        tokio::time::timeout(EXCHANGE_TIMEOUT, self.exchange(req))
+            .await
+            .unwrap_or_else(|_| Err("no response within 30 s".to_string()))
     }
 
     async fn exchange(&mut self, req: &[u8]) -> Result<(StatusCode, Bytes), String> {
@@ -398,6 +407,11 @@ impl Conn {
                             .ok()
                     })
                     .ok_or("response without content-length")?;
+                // A server that will not keep the connection (moto_server) gets a fresh one next time.
+                let closing = parsed.headers.iter().any(|h| {
+                    h.name.eq_ignore_ascii_case("connection")
+                        && h.value.eq_ignore_ascii_case(b"close")
+                });
                 while self.buf.len() < head_len + length {
                     if stream
                         .read_buf(&mut self.buf)
@@ -409,6 +423,9 @@ impl Conn {
                     }
                 }
                 let body = Bytes::copy_from_slice(&self.buf[head_len..head_len + length]);
+                if closing {
+                    self.stream = None;
+                }
                 return Ok((status, body));
             }
             let n = stream
