@@ -554,9 +554,11 @@ pub fn signing_key(secret: &Secret, claim: &Claim) -> SigningKey {
         &claim.scope.region,
         &claim.scope.service,
     );
+    // HMAC-SHA256 output is always 32 bytes; zip keeps this panic-free regardless.
     let mut key = [0u8; 32];
-    let bytes = derived.as_ref();
-    key.copy_from_slice(&bytes[..32.min(bytes.len())]);
+    for (dst, src) in key.iter_mut().zip(derived.as_ref()) {
+        *dst = *src;
+    }
     SigningKey(key)
 }
 
