@@ -28,12 +28,20 @@ pub struct Binary {
     _stdout: BufReader<ChildStdout>,
 }
 
+/// The binary under test: `IAMLITE_TEST_BIN` when set (CI points it at the release build, the
+/// one users run), otherwise the one Cargo built for this test run.
+pub fn binary_path() -> PathBuf {
+    std::env::var_os("IAMLITE_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_iamlite")))
+}
+
 impl Binary {
     /// Starts `iamlite --listen 127.0.0.1:0 --db <db>`, with stderr written to `log_path` and
     /// `RUST_LOG` set to `rust_log`, and waits for the banner's first line.
     pub fn spawn(db: &Path, log_path: &Path, rust_log: &str) -> Binary {
         let log = std::fs::File::create(log_path).expect("creates the log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_iamlite"));
+        let mut command = Command::new(binary_path());
         command
             .arg("--listen")
             .arg("127.0.0.1:0")
