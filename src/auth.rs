@@ -66,9 +66,9 @@ impl Authenticator {
         now: OffsetDateTime,
     ) -> ApiResult<Authenticated> {
         let claim = sigv4::parse(parts)?;
+        sigv4::check_time(&claim, now)?;
         let service = Service::from_scope(&claim.scope.service)
             .ok_or_else(|| ApiError::wrong_service_scope(Service::Iam.signing_name()))?;
-        sigv4::check_time(&claim, now)?;
         let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
         let delay = store.propagation_delay_ms();
         let credential = match store.credential(&claim.access_key_id)? {

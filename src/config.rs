@@ -119,7 +119,8 @@ impl Config {
     name = "iamlite",
     version,
     about,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = "Environment:\n  RUST_LOG  log filter in tracing EnvFilter syntax [default: iamlite=info], e.g. RUST_LOG=iamlite=debug\n\nLogs go to stderr; the start-up banner goes to stdout."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -159,7 +160,13 @@ pub struct ServeArgs {
     pub db: PathBuf,
 
     /// Keep state in memory only (nothing is written to disk; --db is ignored).
-    #[arg(long, env = "IAMLITE_IN_MEMORY")]
+    /// IAMLITE_IN_MEMORY takes true/false, 1/0, yes/no or on/off.
+    #[arg(
+        long,
+        env = "IAMLITE_IN_MEMORY",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub in_memory: bool,
 
     /// Account id of the default account (12 digits).
@@ -175,8 +182,7 @@ pub struct ServeArgs {
         long,
         env = "IAMLITE_ROOT_SECRET_ACCESS_KEY",
         default_value = DEFAULT_ROOT_SECRET_ACCESS_KEY,
-        hide_env_values = true,
-        hide_default_value = true
+        hide_env_values = true
     )]
     pub root_secret_access_key: String,
 

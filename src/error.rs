@@ -38,7 +38,6 @@ pub enum ErrorCode {
     MissingAuthenticationToken,
     NoSuchEntity,
     RequestEntityTooLarge,
-    RequestExpired,
     RequestTimeout,
     ServiceFailure,
     ServiceUnavailable,
@@ -63,7 +62,6 @@ impl ErrorCode {
             ErrorCode::MissingAuthenticationToken => "MissingAuthenticationToken",
             ErrorCode::NoSuchEntity => "NoSuchEntity",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
-            ErrorCode::RequestExpired => "RequestExpired",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::ServiceFailure => "ServiceFailure",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
@@ -93,9 +91,14 @@ impl ErrorCode {
             | ErrorCode::InvalidInput
             | ErrorCode::MalformedInput
             | ErrorCode::MissingAction
-            | ErrorCode::RequestExpired
             | ErrorCode::ValidationError => StatusCode::BAD_REQUEST,
         }
+    }
+
+    /// Errors raised before any operation was found, which AWS answers in its generic fault
+    /// namespace rather than the service's.
+    pub fn is_protocol_level(self) -> bool {
+        matches!(self, ErrorCode::InvalidAction | ErrorCode::MissingAction)
     }
 
     pub fn fault(self) -> Fault {
@@ -206,11 +209,12 @@ impl ApiError {
         )
     }
 
-    pub fn request_expired() -> Self {
-        Self::new(ErrorCode::RequestExpired, "Request has expired.")
-    }
-
     // --- protocol ---------------------------------------------------------------------------
+
+    /// What IAM answers for a policy ARN it cannot parse.
+    pub fn invalid_arn(arn: &str) -> Self {
+        Self::new(ErrorCode::InvalidInput, format!("ARN {arn} is not valid."))
+    }
 
     pub fn invalid_action(action: &str, version: &str) -> Self {
         Self::new(

@@ -78,6 +78,20 @@ impl IdGen {
         s
     }
 
+    /// STS's `x-amz-sts-extended-request-id`: base64 of `1:<region>:S:<epoch ms>:R:<8 alphanumerics>`,
+    /// the shape real STS answers carry.
+    pub fn sts_extended_request_id(&self, region: &str, epoch_ms: i64) -> String {
+        const ALPHANUMERIC: &[u8] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut raw = [0u8; 8];
+        self.fill(&mut raw);
+        let tail: String = raw
+            .iter()
+            .map(|b| char::from(ALPHANUMERIC[usize::from(*b) % ALPHANUMERIC.len()]))
+            .collect();
+        BASE64.encode(format!("1:{region}:S:{epoch_ms}:R:{tail}").as_bytes())
+    }
+
     /// A lowercase UUID v4, as AWS writes RequestId.
     pub fn request_id(&self) -> String {
         let mut raw = [0u8; 16];

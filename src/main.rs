@@ -10,25 +10,33 @@ use std::path::Path;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-async fn shutdown_signal() {
+/// Installs the SIGINT/SIGTERM handlers now, so that a signal sent as soon as the banner appears
+/// already means a graceful stop; the returned future completes on the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let handlers = signal(SignalKind::terminate())
+            .and_then(|term| signal(SignalKind::interrupt()).map(|interrupt| (term, interrupt)));
+        async move {
+            match handlers {
+                Ok((mut term, mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -134,6 +142,7 @@ async fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
     let storage = config.storage.clone();
+    let stop = shutdown_signal();
     let server = match Server::start(config).await {
         Ok(server) => server,
         Err(e) => return fail(e),
@@ -141,7 +150,7 @@ async fn main() -> ExitCode {
     // The banner goes to stdout so scripts can read the endpoint; logs go to stderr.
     print!("{}", banner(&server, &storage));
     let _ = std::io::stdout().flush();
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS

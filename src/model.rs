@@ -2,6 +2,7 @@
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use std::fmt;
+use std::sync::LazyLock;
 use zeroize::Zeroizing;
 
 /// AWS's quota on access keys per user (and for the root user).
@@ -74,6 +75,8 @@ pub struct User {
     pub path: String,
     /// Milliseconds since the Unix epoch.
     pub create_date: i64,
+    /// ARN of the managed policy set as the user's permissions boundary.
+    pub permissions_boundary: Option<String>,
     pub tags: Vec<Tag>,
 }
 
@@ -204,6 +207,21 @@ pub fn root_arn(account: &str) -> String {
     format!("arn:aws:iam::{account}:root")
 }
 
+/// A managed policy ARN, AWS's (`arn:aws:iam::aws:policy/...`) or an account's
+/// (`arn:aws:iam::123456789012:policy/...`): what a permissions boundary must name.
+pub fn is_policy_arn(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:aws:iam::") else {
+        return false;
+    };
+    let Some((account, resource)) = rest.split_once(':') else {
+        return false;
+    };
+    (account == "aws" || is_account_id(account))
+        && resource
+            .strip_prefix("policy/")
+            .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+}
+
 pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -215,6 +233,7 @@ pub const USER_NAME_PATTERN_MESSAGE: &str =
 pub const PATH_PATTERN: &str = r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)";
 pub const PATH_PREFIX_PATTERN: &str = r"\u002F[\u0021-\u007F]*";
 pub const ACCESS_KEY_ID_PATTERN: &str = r"[\w]+";
+pub const STS_ACCESS_KEY_ID_PATTERN: &str = r"[\w]*";
 pub const MARKER_PATTERN: &str = r"[\u0020-\u00FF]+";
 pub const TAG_KEY_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+";
 pub const TAG_VALUE_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*";
@@ -240,16 +259,21 @@ pub fn is_valid_path_prefix(p: &str) -> bool {
     p.starts_with('/') && p.bytes().all(|b| (0x21..=0x7f).contains(&b))
 }
 
-fn is_unicode_space_separator(c: char) -> bool {
-    matches!(
-        c,
-        ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
-    )
+/// AWS's tag patterns are Java regular expressions; `regex` has the same Unicode general
+/// categories, so the model's pattern text is used as it is.
+fn whole_match(pattern: &str) -> regex::Regex {
+    regex::Regex::new(&format!("^(?:{pattern})$")).expect("the model's tag patterns compile")
 }
 
-pub fn is_tag_char(c: char) -> bool {
-    c.is_alphabetic() || c.is_numeric() || is_unicode_space_separator(c) || "_.:/=+-@".contains(c)
+static TAG_KEY_RE: LazyLock<regex::Regex> = LazyLock::new(|| whole_match(TAG_KEY_PATTERN));
+static TAG_VALUE_RE: LazyLock<regex::Regex> = LazyLock::new(|| whole_match(TAG_VALUE_PATTERN));
+
+pub fn is_valid_tag_key(s: &str) -> bool {
+    TAG_KEY_RE.is_match(s)
+}
+
+pub fn is_valid_tag_value(s: &str) -> bool {
+    TAG_VALUE_RE.is_match(s)
 }
 
 /// Which way a service writes ValidationError: IAM leaves the value out, STS quotes it.
@@ -330,6 +354,20 @@ impl Validator {
         self.push(field, value, constraint);
     }
 
+    /// A string with a length range and a pattern. AWS reports every constraint a value breaks,
+    /// the pattern before the length (as STS writes `2 validation errors detected`).
+    pub fn text(
+        &mut self,
+        field: &str,
+        value: &str,
+        (min, max): (usize, usize),
+        pattern_ok: bool,
+        pattern: &str,
+    ) {
+        self.pattern(field, value, pattern_ok, pattern);
+        self.length(field, value, min, max);
+    }
+
     /// User names get AWS's own sentence instead of the generic pattern text.
     pub fn user_name(&mut self, field: &str, value: &str, max: usize) {
         if self.length(field, value, 1, max) && !value.chars().all(is_user_name_char) {
@@ -345,16 +383,12 @@ impl Validator {
     }
 
     pub fn access_key_id(&mut self, field: &str, value: &str) {
-        if self.length(field, value, 16, 128) {
-            let ok = value.chars().all(is_word_char);
-            self.pattern(field, value, ok, ACCESS_KEY_ID_PATTERN);
-        }
+        let ok = !value.is_empty() && value.chars().all(is_word_char);
+        self.text(field, value, (16, 128), ok, ACCESS_KEY_ID_PATTERN);
     }
 
     pub fn path(&mut self, field: &str, value: &str) {
-        if self.length(field, value, 1, 512) {
-            self.pattern(field, value, is_valid_path(value), PATH_PATTERN);
-        }
+        self.text(field, value, (1, 512), is_valid_path(value), PATH_PATTERN);
     }
 
     pub fn finish(self) -> ApiResult<()> {

@@ -1,4 +1,4 @@
--- iamlite schema, version 1. Timestamps are milliseconds since the Unix epoch (UTC).
+-- iamlite schema, version 2 (v2 added users.permissions_boundary). Timestamps are milliseconds since the Unix epoch (UTC).
 
 CREATE TABLE accounts (
     account_id  TEXT PRIMARY KEY,
@@ -10,7 +10,8 @@ CREATE TABLE users (
     account_id  TEXT NOT NULL REFERENCES accounts(account_id),
     name        TEXT NOT NULL,
     path        TEXT NOT NULL,
-    create_date INTEGER NOT NULL
+    create_date INTEGER NOT NULL,
+    permissions_boundary TEXT
 );
 -- IAM user names are unique per account without regard to case.
 CREATE UNIQUE INDEX users_by_name ON users(account_id, name COLLATE NOCASE);

@@ -2,8 +2,8 @@
 //! against AWS's formats, with errors that name the file, the line and the reason.
 
 use crate::model::{
-    ACCESS_KEYS_PER_USER, KeyStatus, Secret, TAGS_PER_USER, Tag, is_account_id, is_tag_char,
-    is_user_name_char, is_valid_path,
+    ACCESS_KEYS_PER_USER, KeyStatus, Secret, TAGS_PER_USER, Tag, is_account_id, is_user_name_char,
+    is_valid_path, is_valid_tag_key, is_valid_tag_value,
 };
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -319,9 +319,8 @@ impl Checker<'_> {
         }
         let mut lower = HashSet::new();
         for t in &tags {
-            let key_ok =
-                (1..=128).contains(&t.key.chars().count()) && t.key.chars().all(is_tag_char);
-            let value_ok = t.value.chars().count() <= 256 && t.value.chars().all(is_tag_char);
+            let key_ok = (1..=128).contains(&t.key.chars().count()) && is_valid_tag_key(&t.key);
+            let value_ok = t.value.chars().count() <= 256 && is_valid_tag_value(&t.value);
             if !key_ok || !value_ok {
                 return self.err(
                     tags_at,

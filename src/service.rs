@@ -23,6 +23,9 @@ use std::time::Instant;
 use time::OffsetDateTime;
 
 pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+pub const STS_EXTENDED_REQUEST_ID_HEADER: &str = "x-amz-sts-extended-request-id";
+/// The region named in STS's extended request id when no verified scope gave one.
+const DEFAULT_REGION: &str = "us-east-1";
 const XML_CONTENT_TYPE: &str = "text/xml";
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
@@ -57,6 +60,8 @@ struct Outcome {
     service: Service,
     action: &'static str,
     access_key_id: Option<String>,
+    /// The verified scope's region, once known.
+    region: Option<String>,
 }
 
 /// Which namespace an error should carry, judged from the claimed (not yet verified) scope.
@@ -149,6 +154,7 @@ where
     let verified = state.auth.authenticate(&state.store, &request_parts, now)?;
     outcome.service = verified.service;
     outcome.access_key_id = Some(verified.caller.access_key_id.clone());
+    outcome.region = Some(verified.scope.region.clone());
     state.store.touch_last_used(
         &verified.caller.access_key_id,
         LastUsed {
@@ -201,6 +207,7 @@ where
         service: claimed_service(&parts),
         action: "-",
         access_key_id: None,
+        region: None,
     };
     let result = process(&state, &parts, body, &mut outcome).await;
     let response = match result {
@@ -220,6 +227,18 @@ where
             xml_response(err.code.status(), body, &request_id)
         }
     };
+    let mut response = response;
+    if outcome.service == Service::Sts {
+        // STS sends a second, opaque request id on every answer; some clients log it.
+        let region = outcome.region.as_deref().unwrap_or(DEFAULT_REGION);
+        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let extended = state.ids.sts_extended_request_id(region, now_ms);
+        if let Ok(v) = HeaderValue::from_str(&extended) {
+            response
+                .headers_mut()
+                .insert(STS_EXTENDED_REQUEST_ID_HEADER, v);
+        }
+    }
     tracing::info!(
         request_id = %request_id,
         action = outcome.action,

@@ -33,6 +33,8 @@ pub struct UserState {
     pub name: String,
     pub path: String,
     pub create_date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
     #[serde(default)]
     pub tags: Vec<TagState>,
     #[serde(default)]

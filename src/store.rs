@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = include_str!("schema.sql");
 /// Most writes folded into one transaction.
 const MAX_BATCH: usize = 512;
@@ -575,6 +575,8 @@ impl Store {
                         name: r.get(1)?,
                         path: r.get(2)?,
                         create_date: r.get(3)?,
+                        // ListUsers entries never carry the boundary (use GetUser).
+                        permissions_boundary: None,
                         tags: Vec::new(),
                     })
                 },
@@ -584,33 +586,27 @@ impl Store {
         })
     }
 
-    pub async fn create_user(
-        &self,
-        account_id: &str,
-        user_id: String,
-        name: String,
-        path: String,
-        tags: Vec<Tag>,
-        now: i64,
-    ) -> ApiResult<User> {
-        let account_id = account_id.to_string();
+    /// Creates `user` (its account, id, name, path, date, boundary and tags as given) unless its
+    /// name is taken in the account without regard to case.
+    pub async fn create_user(&self, user: User) -> ApiResult<User> {
         self.write(move |c| {
-            if find_user(c, &account_id, &name)?.is_some() {
-                return Err(ApiError::user_already_exists(&name));
+            if find_user(c, &user.account_id, &user.name)?.is_some() {
+                return Err(ApiError::user_already_exists(&user.name));
             }
             c.prepare_cached(
-                "INSERT INTO users (user_id, account_id, name, path, create_date) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO users (user_id, account_id, name, path, create_date, permissions_boundary)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![user_id, account_id, name, path, now])?;
-            upsert_tags(c, &user_id, &tags)?;
-            Ok(User {
-                user_id,
-                account_id,
-                name,
-                path,
-                create_date: now,
-                tags,
-            })
+            .execute(params![
+                user.user_id,
+                user.account_id,
+                user.name,
+                user.path,
+                user.create_date,
+                user.permissions_boundary
+            ])?;
+            upsert_tags(c, &user.user_id, &user.tags)?;
+            Ok(user)
         })
         .await
     }
@@ -979,6 +975,16 @@ fn migrate(conn: &Connection) -> Result<(), OpenError> {
             "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(|e| open_err("cannot create schema", e))?;
+        return Ok(());
+    }
+    if version < 2 {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE users ADD COLUMN permissions_boundary TEXT;
+             PRAGMA user_version = 2;
+             COMMIT;",
+        )
+        .map_err(|e| open_err("cannot upgrade the schema to version 2", e))?;
     }
     Ok(())
 }
@@ -1097,7 +1103,7 @@ fn write_last_used(conn: &Connection, pending: &HashMap<String, LastUsed>) -> ru
 
 fn find_user(c: &Connection, account_id: &str, name: &str) -> ApiResult<Option<User>> {
     Ok(c.prepare_cached(
-        "SELECT user_id, name, path, create_date FROM users
+        "SELECT user_id, name, path, create_date, permissions_boundary FROM users
          WHERE account_id = ?1 AND name = ?2 COLLATE NOCASE",
     )?
     .query_row([account_id, name], |r| {
@@ -1107,6 +1113,7 @@ fn find_user(c: &Connection, account_id: &str, name: &str) -> ApiResult<Option<U
             name: r.get(1)?,
             path: r.get(2)?,
             create_date: r.get(3)?,
+            permissions_boundary: r.get(4)?,
             tags: Vec::new(),
         })
     })
@@ -1287,8 +1294,8 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> ApiResult<Stat
             }
         }
         let mut users_stmt = c.prepare(
-            "SELECT user_id, name, path, create_date FROM users WHERE account_id = ?1
-             ORDER BY name COLLATE NOCASE",
+            "SELECT user_id, name, path, create_date, permissions_boundary FROM users
+             WHERE account_id = ?1 ORDER BY name COLLATE NOCASE",
         )?;
         let mut users = Vec::new();
         let user_rows = users_stmt.query_map([&id], |r| {
@@ -1297,10 +1304,11 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> ApiResult<Stat
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })?;
         for u in user_rows {
-            let (user_id, name, path, created) = u?;
+            let (user_id, name, path, created, permissions_boundary) = u?;
             let tags = user_tags(c, &user_id)?
                 .into_iter()
                 .map(|t| TagState {
@@ -1314,6 +1322,7 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> ApiResult<Stat
                 name,
                 path,
                 create_date: millis_to_rfc3339(created),
+                permissions_boundary,
                 tags,
             });
         }
@@ -1418,10 +1427,19 @@ fn import(c: &Connection, state: &State) -> ApiResult<()> {
                 )));
             }
             let created = rfc3339_to_millis(&u.create_date).map_err(invalid_state)?;
+            if let Some(arn) = &u.permissions_boundary
+                && !(crate::model::is_policy_arn(arn) && (20..=2048).contains(&arn.len()))
+            {
+                return Err(invalid_state(format!(
+                    "state: user '{}' of account {} has an invalid permissions boundary '{arn}'",
+                    u.name, a.id
+                )));
+            }
             c.prepare_cached(
-                "INSERT INTO users (user_id, account_id, name, path, create_date) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO users (user_id, account_id, name, path, create_date, permissions_boundary)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![u.user_id, a.id, u.name, u.path, created])
+            .execute(params![u.user_id, a.id, u.name, u.path, created, u.permissions_boundary])
             .map_err(|e| invalid_state(format!("state: user '{}' cannot be stored: {e}", u.name)))?;
             let tags: Vec<Tag> = u
                 .tags
@@ -1472,6 +1490,18 @@ fn paginate<T>(mut items: Vec<T>, max: usize, marker_of: impl Fn(&T) -> String) 
 mod tests {
     use super::*;
 
+    fn test_user(account_id: &str, user_id: &str, name: &str) -> User {
+        User {
+            user_id: user_id.into(),
+            account_id: account_id.into(),
+            name: name.into(),
+            path: "/".into(),
+            create_date: 1,
+            permissions_boundary: None,
+            tags: Vec::new(),
+        }
+    }
+
     async fn store() -> Store {
         let s = Store::open(&Storage::InMemory).unwrap();
         let seed = Seed::default().with_default_account(
@@ -1489,7 +1519,7 @@ mod tests {
     async fn quota_is_two_keys_and_counts_inactive_ones() {
         let s = store().await;
         let acct = "123456789012";
-        s.create_user(acct, "AIDA1".into(), "alice".into(), "/".into(), vec![], 1)
+        s.create_user(test_user(acct, "AIDA1", "alice"))
             .await
             .unwrap();
         let owner = Owner::User("alice".into());
@@ -1526,11 +1556,11 @@ mod tests {
     async fn failed_write_in_a_batch_changes_nothing() {
         let s = store().await;
         let acct = "123456789012";
-        s.create_user(acct, "AIDA1".into(), "bob".into(), "/".into(), vec![], 1)
+        s.create_user(test_user(acct, "AIDA1", "bob"))
             .await
             .unwrap();
         let err = s
-            .create_user(acct, "AIDA2".into(), "BOB".into(), "/".into(), vec![], 1)
+            .create_user(test_user(acct, "AIDA2", "BOB"))
             .await
             .unwrap_err();
         assert_eq!(err, ApiError::user_already_exists("BOB"));

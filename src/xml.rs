@@ -2,7 +2,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Tag, User};
-use quick_xml::escape::escape;
+use quick_xml::escape::partial_escape;
 use serde::Serialize;
 use std::fmt::Write;
 use time::OffsetDateTime;
@@ -10,6 +10,8 @@ use time::macros::format_description;
 
 pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// Real STS writes protocol-level errors (no such action or version) in this namespace.
+pub const FAULT_NAMESPACE: &str = "http://webservices.amazon.com/AWSFault/2005-15-09";
 
 /// AWS's timestamp form: ISO 8601, UTC, whole seconds, `Z`.
 pub fn timestamp(millis: i64) -> String {
@@ -45,11 +47,16 @@ pub fn success(namespace: &str, action: &str, result: Option<&str>, request_id: 
 
 /// `<ErrorResponse>` with Type, Code, Message and a top-level RequestId, as AWS writes it.
 pub fn error(namespace: &str, err: &ApiError, request_id: &str) -> String {
+    let namespace = if err.code.is_protocol_level() {
+        FAULT_NAMESPACE
+    } else {
+        namespace
+    };
     format!(
         "<ErrorResponse xmlns=\"{namespace}\"><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>\n",
         err.code.fault().as_str(),
         err.code.as_str(),
-        escape(err.message.as_str()),
+        partial_escape(err.message.as_str()),
     )
 }
 
@@ -93,7 +100,17 @@ pub struct UserXml {
     pub arn: String,
     pub create_date: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<PermissionsBoundaryXml>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Members<TagXml>>,
+}
+
+/// `AttachedPermissionsBoundary`: users can only have a managed policy as their boundary.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PermissionsBoundaryXml {
+    pub permissions_boundary_type: &'static str,
+    pub permissions_boundary_arn: String,
 }
 
 impl UserXml {
@@ -107,6 +124,10 @@ impl UserXml {
             user_id: user.user_id,
             arn,
             create_date: timestamp(user.create_date),
+            permissions_boundary: user.permissions_boundary.map(|arn| PermissionsBoundaryXml {
+                permissions_boundary_type: "PermissionsBoundaryPolicy",
+                permissions_boundary_arn: arn,
+            }),
             tags,
         }
     }
@@ -147,6 +168,7 @@ mod tests {
             name: "a&b".into(),
             path: "/".into(),
             create_date: 1_329_693_291_999,
+            permissions_boundary: None,
             tags: vec![Tag {
                 key: "k<".into(),
                 value: "v\"'>".into(),

@@ -26,6 +26,38 @@ fn help_lists_every_flag_and_its_environment_variable() {
         assert!(help.contains(env), "{env} missing from --help");
     }
     assert!(help.contains("export") && help.contains("import"));
+    assert!(help.contains("RUST_LOG"), "RUST_LOG missing from --help");
+}
+
+#[test]
+fn in_memory_from_the_environment_accepts_the_usual_spellings() {
+    use std::io::BufRead;
+    for value in ["1", "true", "yes", "on"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("never.db");
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .env("IAMLITE_IN_MEMORY", value)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let _listening = lines.next().unwrap().unwrap();
+        let state = lines.next().unwrap().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            state.contains("in memory"),
+            "IAMLITE_IN_MEMORY={value}: {state}"
+        );
+        assert!(
+            !db.exists(),
+            "IAMLITE_IN_MEMORY={value} still wrote {}",
+            db.display()
+        );
+    }
 }
 
 #[test]
@@ -120,4 +152,34 @@ fn export_then_import_moves_the_whole_state_between_databases() {
             .unwrap()
             .contains("no database at")
     );
+}
+
+#[test]
+fn sigterm_right_after_the_banner_is_already_a_graceful_stop() {
+    // Scripts wait for the banner and may stop the server at once; the handlers must be in place.
+    for round in 0..20 {
+        let mut child = Command::new(BIN)
+            .args(["--in-memory", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert!(line.starts_with("iamlite "), "{line}");
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = child.wait().unwrap();
+        assert!(status.success(), "round {round}: {status}");
+    }
 }

@@ -304,6 +304,13 @@ async fn state_exports_and_imports_with_secrets_that_still_work() {
     let server = seeded().await;
     let iam = root_iam(&server);
     let (id, secret) = user_with_key(&iam, "exported").await;
+    let boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    iam.create_user()
+        .user_name("bounded")
+        .permissions_boundary(boundary)
+        .send()
+        .await
+        .unwrap();
     sts_as(&server, &id, &secret)
         .get_caller_identity()
         .send()
@@ -322,6 +329,21 @@ async fn state_exports_and_imports_with_secrets_that_still_work() {
         .await
         .unwrap();
     assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/exported"));
+    let bounded = root_iam(&other)
+        .get_user()
+        .user_name("bounded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bounded
+            .user()
+            .unwrap()
+            .permissions_boundary()
+            .unwrap()
+            .permissions_boundary_arn(),
+        Some(boundary)
+    );
     let used = root_iam(&other)
         .get_access_key_last_used()
         .access_key_id(&id)

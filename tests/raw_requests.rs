@@ -89,6 +89,17 @@ fn assert_error(resp: &RawResponse, status: u16, code: &str, message: &str) {
     assert!(resp.body.starts_with("<ErrorResponse xmlns="), "{resp:?}");
 }
 
+/// Errors raised before an operation is found carry AWS's generic fault namespace.
+fn assert_fault_namespace(resp: &RawResponse) {
+    assert!(
+        resp.body.starts_with(
+            "<ErrorResponse xmlns=\"http://webservices.amazon.com/AWSFault/2005-15-09\">"
+        ),
+        "{}",
+        resp.body
+    );
+}
+
 /// A 200 `<{action}Response>` in `namespace`; returns the request id.
 fn assert_success(resp: &RawResponse, action: &str, namespace: &str) -> String {
     assert_eq!(resp.status, 200, "body: {}", resp.body);
@@ -258,6 +269,44 @@ async fn get_caller_identity_signed_for_sts_succeeds() {
         Some("arn:aws:iam::123456789012:root")
     );
     assert_eq!(resp.element("Account").as_deref(), Some("123456789012"));
+    let extended = sts_extended_request_id(&resp);
+    // The region is the one the request was signed for.
+    assert!(extended.starts_with("1:eu-west-2:S:"), "{extended}");
+
+    // Errors from STS carry it too, and IAM answers never do.
+    let mut req = RawRequest::form_post(
+        &host(&server),
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    );
+    Signer::new("AKIAUNKNOWNUNKNOWN00", "x")
+        .service("sts")
+        .sign(&mut req);
+    let resp = send(&server, &req).await;
+    assert_eq!(resp.status, 403, "{}", resp.body);
+    sts_extended_request_id(&resp);
+    let resp = send(&server, &signed_post(&server, LIST_USERS)).await;
+    assert_eq!(resp.header("x-amz-sts-extended-request-id"), None);
+}
+
+/// Decodes STS's `x-amz-sts-extended-request-id` and checks its shape:
+/// `1:<region>:S:<epoch ms>:R:<8 alphanumerics>`.
+fn sts_extended_request_id(resp: &RawResponse) -> String {
+    let header = resp
+        .header("x-amz-sts-extended-request-id")
+        .unwrap_or_else(|| panic!("no x-amz-sts-extended-request-id: {resp:?}"));
+    let decoded = data_encoding::BASE64
+        .decode(header.as_bytes())
+        .expect("base64 extended request id");
+    let text = String::from_utf8(decoded).expect("utf-8 extended request id");
+    let fields: Vec<&str> = text.split(':').collect();
+    assert_eq!(fields.len(), 6, "{text}");
+    assert_eq!((fields[0], fields[2], fields[4]), ("1", "S", "R"), "{text}");
+    assert!(fields[3].parse::<u64>().is_ok(), "{text}");
+    assert!(
+        fields[5].len() == 8 && fields[5].bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{text}"
+    );
+    text
 }
 
 #[tokio::test]
@@ -272,12 +321,8 @@ async fn iam_action_signed_for_sts_is_an_invalid_action() {
         "InvalidAction",
         "Could not find operation ListUsers for version 2011-06-15",
     );
-    assert!(
-        resp.body
-            .starts_with(&format!("<ErrorResponse xmlns=\"{STS_NAMESPACE}\">")),
-        "{}",
-        resp.body
-    );
+    // Protocol-level errors come in AWS's generic fault namespace, as real STS writes them.
+    assert_fault_namespace(&resp);
 
     // With IAM's version the message names the version that was sent.
     let mut req = RawRequest::form_post(&host(&server), LIST_USERS);
@@ -533,6 +578,65 @@ async fn security_token_with_a_long_term_key_is_invalid_client_token_id() {
 }
 
 #[tokio::test]
+async fn security_token_outside_the_signature_mode_is_still_invalid_client_token_id() {
+    let server = start().await;
+    let token = "FwoGZXIvYXdzEBYaDHqa0AP1/k9Ag1DDxCKwAVzbC1ZLtwVSQ8S4j2ysqEg==";
+
+    // Header auth, token in the query string (signed along with the rest of the query).
+    let mut req = RawRequest::get(
+        &host(&server),
+        &format!("{LIST_USERS}&X-Amz-Security-Token=abc"),
+    );
+    root_signer(&server).sign(&mut req);
+    let resp = send(&server, &req).await;
+    assert_error(
+        &resp,
+        403,
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+    );
+
+    // Presigned URL, token as an (unsigned) header.
+    let mut req = presigned_list_users(&server, &root_signer(&server), Duration::from_secs(60));
+    req.set_header("x-amz-security-token", token);
+    let resp = send(&server, &req).await;
+    assert_error(
+        &resp,
+        403,
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+    );
+    assert_unchanged_and_alive(&server, &[]).await;
+}
+
+#[tokio::test]
+async fn signed_content_hash_that_is_not_the_body_hash_is_signature_does_not_match() {
+    let server = start().await;
+    let body = "Action=CreateUser&Version=2010-05-08&UserName=mallory";
+    for claimed in ["0".repeat(64), "UNSIGNED-PAYLOAD".to_string()] {
+        // The signature covers the header and the real body hash, so only the claim is false.
+        let mut req = RawRequest::form_post(&host(&server), body);
+        req.set_header("x-amz-content-sha256", &claimed);
+        root_signer(&server).sign(&mut req);
+        assert!(
+            req.authorization().contains("x-amz-content-sha256"),
+            "{}",
+            req.authorization()
+        );
+        let resp = send(&server, &req).await;
+        assert_error(&resp, 403, "SignatureDoesNotMatch", SIGNATURE_MISMATCH);
+    }
+    assert_unchanged_and_alive(&server, &[]).await;
+
+    // With the true hash the same request is served.
+    let mut req = RawRequest::form_post(&host(&server), body);
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()));
+    req.set_header("x-amz-content-sha256", &hash);
+    root_signer(&server).sign(&mut req);
+    assert_success(&send(&server, &req).await, "CreateUser", IAM_NAMESPACE);
+}
+
+#[tokio::test]
 async fn wrong_secret_is_signature_does_not_match() {
     let server = start().await;
     let (id, _) = server.root_credentials();
@@ -718,6 +822,45 @@ async fn scope_service_s3_is_signature_does_not_match_naming_iam() {
         "SignatureDoesNotMatch",
         "Credential should be scoped to correct service: 'iam'. ",
     );
+
+    // The time window is checked before the scope, so a stale request hears about the time.
+    let mut req = RawRequest::form_post(&host(&server), LIST_USERS);
+    let stale = root_signer(&server).backdated(Duration::from_secs(20 * 60));
+    stale.service("s3").sign(&mut req);
+    let resp = send(&server, &req).await;
+    assert_eq!(resp.status, 403, "{}", resp.body);
+    assert!(
+        resp.element("Message")
+            .is_some_and(|m| m.starts_with("Signature expired: ")),
+        "{}",
+        resp.body
+    );
+}
+
+#[tokio::test]
+async fn a_stray_x_amz_credential_query_parameter_does_not_switch_to_presigned_mode() {
+    // Only X-Amz-Algorithm or X-Amz-Signature make a request presigned; any other query
+    // parameter of a header-signed request is just part of its signed query.
+    let server = start().await;
+    let mut req = RawRequest::get(
+        &host(&server),
+        &format!("{LIST_USERS}&X-Amz-Credential=whatever"),
+    );
+    root_signer(&server).sign(&mut req);
+    assert_success(&send(&server, &req).await, "ListUsers", IAM_NAMESPACE);
+
+    // Without any signature it is an unauthenticated request.
+    let req = RawRequest::get(
+        &host(&server),
+        &format!("{LIST_USERS}&X-Amz-Credential=whatever"),
+    );
+    let resp = send(&server, &req).await;
+    assert_error(
+        &resp,
+        403,
+        "MissingAuthenticationToken",
+        "Request is missing Authentication Token",
+    );
 }
 
 // --- presigned URLs -------------------------------------------------------------------------------
@@ -761,16 +904,13 @@ async fn presigned_get_for_sts_succeeds() {
 }
 
 #[tokio::test]
-async fn presigned_get_used_after_x_amz_expires_is_request_expired() {
+async fn presigned_get_stays_valid_for_fifteen_minutes_whatever_x_amz_expires_says() {
+    // AWS STS keeps a presigned URL for 15 minutes even past a shorter X-Amz-Expires
+    // (aws-iam-authenticator signs with 60 s and reuses the URL for 14 minutes).
     let server = start().await;
-    let signer = root_signer(&server).backdated(Duration::from_secs(5));
-    let req = presigned_list_users(&server, &signer, Duration::from_secs(1));
-    assert_eq!(req.query_param("X-Amz-Expires"), Some("1"));
-    let resp = send(&server, &req).await;
-    assert_error(&resp, 400, "RequestExpired", "Request has expired.");
-
-    // Still inside its window, the same kind of URL works.
-    let req = presigned_list_users(&server, &signer, Duration::from_secs(120));
+    let signer = root_signer(&server).backdated(Duration::from_secs(14 * 60));
+    let req = presigned_list_users(&server, &signer, Duration::from_secs(60));
+    assert_eq!(req.query_param("X-Amz-Expires"), Some("60"));
     assert_success(&send(&server, &req).await, "ListUsers", IAM_NAMESPACE);
 }
 
@@ -879,6 +1019,7 @@ async fn unknown_action_is_invalid_action() {
         "InvalidAction",
         "Could not find operation Frob for version 2010-05-08",
     );
+    assert_fault_namespace(&resp);
 }
 
 #[tokio::test]
@@ -891,6 +1032,7 @@ async fn missing_version_is_invalid_action_for_no_version_specified() {
         "InvalidAction",
         "Could not find operation ListUsers for version NO_VERSION_SPECIFIED",
     );
+    assert_fault_namespace(&resp);
 }
 
 #[tokio::test]
@@ -902,6 +1044,7 @@ async fn missing_action_is_missing_action() {
     )
     .await;
     assert_error(&resp, 400, "MissingAction", "Missing Action");
+    assert_fault_namespace(&resp);
     assert_unchanged_and_alive(&server, &[]).await;
 }
 
@@ -1037,7 +1180,48 @@ async fn create_user_without_user_name_is_validation_error() {
         "ValidationError",
         "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null",
     );
+    // AWS writes quotes in text as they are; only & < > are escaped.
+    assert!(
+        resp.body.contains("Value null at 'userName'"),
+        "{}",
+        resp.body
+    );
     assert_unchanged_and_alive(&server, &[]).await;
+}
+
+#[tokio::test]
+async fn max_items_that_is_not_a_java_int_is_malformed_input() {
+    let server = start().await;
+    let cases = [
+        ("", "missing value for decimal type"),
+        (
+            "abc",
+            "Invalid value for parameter MaxItems: 'abc' is not an integer.",
+        ),
+        (
+            " 5",
+            "Invalid value for parameter MaxItems: ' 5' is not an integer.",
+        ),
+        (
+            "2147483648",
+            "Invalid value for parameter MaxItems: '2147483648' is not an integer.",
+        ),
+    ];
+    for (raw, message) in cases {
+        let body = format!("{LIST_USERS}&MaxItems={}", raw.replace(' ', "%20"));
+        let resp = send(&server, &signed_post(&server, body.as_str())).await;
+        assert_error(&resp, 400, "MalformedInput", message);
+    }
+    // In range of an int but not of the model: a ValidationError.
+    let body = format!("{LIST_USERS}&MaxItems=2147483647");
+    let resp = send(&server, &signed_post(&server, body.as_str())).await;
+    assert_error(
+        &resp,
+        400,
+        "ValidationError",
+        "1 validation error detected: Value at 'maxItems' failed to satisfy constraint: \
+         Member must have value less than or equal to 1000",
+    );
 }
 
 // --- races ----------------------------------------------------------------------------------------

@@ -34,6 +34,45 @@ fn a_database_from_a_newer_iamlite_is_refused_with_a_clear_message() {
     );
 }
 
+#[tokio::test]
+async fn a_version_1_database_is_upgraded_in_place_and_keeps_its_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v1 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/schema-v1.sql"
+    ))
+    .unwrap();
+    conn.execute_batch(&v1).unwrap();
+    conn.execute_batch(
+        "PRAGMA user_version = 1;
+         INSERT INTO accounts VALUES ('123456789012', 0);
+         INSERT INTO users VALUES ('AIDAOLDUSER000000000', '123456789012', 'old', '/', 0);",
+    )
+    .unwrap();
+    drop(conn);
+
+    let server = Server::start(file_config(&path)).await.unwrap();
+    let iam = root_iam(&server);
+    let old = iam.get_user().user_name("old").send().await.unwrap();
+    assert_eq!(old.user().unwrap().user_id(), "AIDAOLDUSER000000000");
+    assert!(old.user().unwrap().permissions_boundary().is_none());
+    iam.create_user()
+        .user_name("new")
+        .permissions_boundary("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    server.shutdown().await;
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_database_file_is_private_to_its_owner() {

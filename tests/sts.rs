@@ -106,6 +106,19 @@ async fn get_access_key_info_rejects_unknown_old_ids_and_bad_input() {
         "ValidationError",
         "1 validation error detected: Value 'AKIA123' at 'accessKeyId' failed to satisfy constraint: Member must have length greater than or equal to 16",
     );
+    // STS's model writes the id pattern with `*`, and the message quotes it so.
+    let err = aws_error(
+        sts.get_access_key_info()
+            .access_key_id("AKIA-xxxxxxxxxxxxxxxx")
+            .send()
+            .await,
+    );
+    expect_error(
+        err,
+        400,
+        "ValidationError",
+        r"1 validation error detected: Value 'AKIA-xxxxxxxxxxxxxxxx' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w]*",
+    );
 }
 
 #[tokio::test]

@@ -44,6 +44,89 @@ async fn create_user_returns_the_user_with_path_arn_id_and_tags() {
 }
 
 #[tokio::test]
+async fn a_permissions_boundary_is_kept_and_shown_by_create_user_and_get_user_only() {
+    use aws_sdk_iam::types::PermissionsBoundaryAttachmentType;
+    let server = start().await;
+    let iam = root_iam(&server);
+    let arn = "arn:aws:iam::aws:policy/PowerUserAccess";
+    let created = iam
+        .create_user()
+        .user_name("bounded")
+        .permissions_boundary(arn)
+        .send()
+        .await
+        .unwrap()
+        .user
+        .unwrap();
+    let fetched = iam
+        .get_user()
+        .user_name("bounded")
+        .send()
+        .await
+        .unwrap()
+        .user
+        .unwrap();
+    for user in [&created, &fetched] {
+        let boundary = user.permissions_boundary().expect("a boundary");
+        assert_eq!(boundary.permissions_boundary_arn(), Some(arn));
+        assert_eq!(
+            boundary.permissions_boundary_type(),
+            Some(&PermissionsBoundaryAttachmentType::Policy)
+        );
+    }
+    // ListUsers entries never carry it; renaming keeps it.
+    let listed = iam.list_users().send().await.unwrap();
+    assert!(listed.users()[0].permissions_boundary().is_none());
+    iam.update_user()
+        .user_name("bounded")
+        .new_user_name("renamed")
+        .send()
+        .await
+        .unwrap();
+    let renamed = iam.get_user().user_name("renamed").send().await.unwrap();
+    assert_eq!(
+        renamed
+            .user()
+            .unwrap()
+            .permissions_boundary()
+            .unwrap()
+            .permissions_boundary_arn(),
+        Some(arn)
+    );
+
+    // Too short for the model, then long enough but not a policy ARN.
+    let err = aws_error(
+        iam.create_user()
+            .user_name("carol")
+            .permissions_boundary("arn:aws:iam::x")
+            .send()
+            .await,
+    );
+    expect_error(
+        err,
+        400,
+        "ValidationError",
+        "1 validation error detected: Value at 'permissionsBoundary' failed to satisfy constraint: \
+         Member must have length greater than or equal to 20",
+    );
+    let not_a_policy = "arn:aws:iam::123456789012:user/alice";
+    let err = aws_error(
+        iam.create_user()
+            .user_name("carol")
+            .permissions_boundary(not_a_policy)
+            .send()
+            .await,
+    );
+    expect_error(
+        err,
+        400,
+        "InvalidInput",
+        &format!("ARN {not_a_policy} is not valid."),
+    );
+    assert_eq!(iam.list_users().send().await.unwrap().users().len(), 1);
+}
+
+#[tokio::test]
 async fn user_names_are_unique_without_regard_to_case() {
     let server = start().await;
     let iam = root_iam(&server);
@@ -121,6 +204,26 @@ async fn create_user_validates_names_paths_and_tags() {
             400,
             "ValidationError",
             r"1 validation error detected: Value at 'tags.1.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]+".into(),
+        ),
+        // A value that breaks both the pattern and the length gets both, the pattern first.
+        (
+            iam.create_user().user_name("carol").path(""),
+            400,
+            "ValidationError",
+            r"2 validation errors detected: Value at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\u002F)|(\u002F[\u0021-\u007E]+\u002F); Value at 'path' failed to satisfy constraint: Member must have length greater than or equal to 1".into(),
+        ),
+        (
+            iam.create_user().user_name("carol").tags(tag("", "v")),
+            400,
+            "ValidationError",
+            r"2 validation errors detected: Value at 'tags.1.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]+; Value at 'tags.1.member.key' failed to satisfy constraint: Member must have length greater than or equal to 1".into(),
+        ),
+        // \p{L} is the Unicode letter category: combining marks (Mn, Mc) are not letters.
+        (
+            iam.create_user().user_name("carol").tags(tag("ok", "cafe\u{301}")),
+            400,
+            "ValidationError",
+            r"1 validation error detected: Value at 'tags.1.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*".into(),
         ),
         (
             iam.create_user().user_name("carol").tags(tag("Team", "a")).tags(tag("team", "b")),

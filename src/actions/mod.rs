@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ids::IdGen;
 use crate::model::{
     Caller, TAG_KEY_PATTERN, TAG_VALUE_PATTERN, TAGS_PER_USER, Tag, ValidationStyle, Validator,
-    is_tag_char,
+    is_valid_tag_key, is_valid_tag_value,
 };
 use crate::query::Params;
 use crate::store::Store;
@@ -149,21 +149,27 @@ pub const MAX_MAX_ITEMS: usize = 1000;
 impl Pagination {
     pub fn parse(params: &Params, v: &mut Validator) -> ApiResult<Pagination> {
         let marker = params.get("Marker");
-        if let Some(m) = marker
-            && v.length("marker", m, 1, 320)
-        {
-            let ok = m.chars().all(|c| ('\u{20}'..='\u{ff}').contains(&c));
-            v.pattern("marker", m, ok, crate::model::MARKER_PATTERN);
+        if let Some(m) = marker {
+            let ok = !m.is_empty() && m.chars().all(|c| ('\u{20}'..='\u{ff}').contains(&c));
+            v.text("marker", m, (1, 320), ok, crate::model::MARKER_PATTERN);
         }
         let max_items = match params.get("MaxItems") {
             None => DEFAULT_MAX_ITEMS,
             Some(raw) => {
-                let n: i64 = raw.trim().parse().map_err(|_| {
+                // AWS reads integers as Java ints: empty, non-numeric (spaces included) and
+                // out-of-i32 values fail to decode before any validation (measured on STS).
+                if raw.is_empty() {
+                    return Err(ApiError::new(
+                        ErrorCode::MalformedInput,
+                        "missing value for decimal type",
+                    ));
+                }
+                let n = i64::from(raw.parse::<i32>().map_err(|_| {
                     ApiError::new(
                         ErrorCode::MalformedInput,
                         format!("Invalid value for parameter MaxItems: '{raw}' is not an integer."),
                     )
-                })?;
+                })?);
                 if n < 1 {
                     v.constraint(
                         "maxItems",
@@ -208,25 +214,13 @@ pub fn parse_tags(params: &Params, v: &mut Validator) -> Option<Vec<Tag>> {
         let value_field = format!("tags.{n}.member.value");
         let key = v.required(&key_field, m.get("Key").copied());
         let value = v.required(&value_field, m.get("Value").copied());
-        if let Some(key) = key
-            && v.length(&key_field, key, 1, 128)
-        {
-            v.pattern(
-                &key_field,
-                key,
-                key.chars().all(is_tag_char),
-                TAG_KEY_PATTERN,
-            );
+        if let Some(key) = key {
+            let ok = is_valid_tag_key(key);
+            v.text(&key_field, key, (1, 128), ok, TAG_KEY_PATTERN);
         }
-        if let Some(value) = value
-            && v.length(&value_field, value, 0, 256)
-        {
-            v.pattern(
-                &value_field,
-                value,
-                value.chars().all(is_tag_char),
-                TAG_VALUE_PATTERN,
-            );
+        if let Some(value) = value {
+            let ok = is_valid_tag_value(value);
+            v.text(&value_field, value, (0, 256), ok, TAG_VALUE_PATTERN);
         }
         if let (Some(key), Some(value)) = (key, value) {
             tags.push(Tag {

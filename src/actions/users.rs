@@ -1,10 +1,10 @@
 //! User actions: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser, TagUser, UntagUser, ListUserTags.
 
 use super::{Ctx, Pagination, check_duplicate_tag_keys, owned, parse_tags};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    PATH_PREFIX_PATTERN, Principal, TAG_KEY_PATTERN, TAGS_PER_USER, ValidationStyle, Validator,
-    is_tag_char, is_valid_path_prefix, root_arn,
+    PATH_PREFIX_PATTERN, Principal, TAG_KEY_PATTERN, TAGS_PER_USER, User, ValidationStyle,
+    Validator, is_policy_arn, is_valid_path_prefix, is_valid_tag_key, root_arn,
 };
 use crate::query::Params;
 use crate::xml::{self, Members, TagXml, UserXml, timestamp};
@@ -36,6 +36,7 @@ struct UserResult {
 pub struct CreateUser {
     pub user_name: String,
     pub path: String,
+    pub permissions_boundary: Option<String>,
     pub tags: Vec<crate::model::Tag>,
 }
 
@@ -45,12 +46,22 @@ impl CreateUser {
         let user_name = required_user_name(params, &mut v, NEW_NAME_MAX);
         let path = params.get("Path").unwrap_or("/");
         v.path("path", path);
+        let permissions_boundary = params.get("PermissionsBoundary");
+        if let Some(arn) = permissions_boundary {
+            v.length("permissionsBoundary", arn, 20, 2048);
+        }
         let tags = parse_tags(params, &mut v).unwrap_or_default();
         v.finish()?;
+        if let Some(arn) = permissions_boundary
+            && !is_policy_arn(arn)
+        {
+            return Err(ApiError::invalid_arn(arn));
+        }
         check_duplicate_tag_keys(&tags)?;
         Ok(CreateUser {
             user_name,
             path: path.to_string(),
+            permissions_boundary: permissions_boundary.map(str::to_string),
             tags,
         })
     }
@@ -61,14 +72,15 @@ pub async fn create_user(ctx: &Ctx<'_>, input: CreateUser) -> ApiResult<Option<S
     let user_id = ctx.ids.user_id(account);
     let user = ctx
         .store
-        .create_user(
-            account,
+        .create_user(User {
             user_id,
-            input.user_name,
-            input.path,
-            input.tags,
-            ctx.now,
-        )
+            account_id: account.clone(),
+            name: input.user_name,
+            path: input.path,
+            create_date: ctx.now,
+            permissions_boundary: input.permissions_boundary,
+            tags: input.tags,
+        })
         .await?;
     xml::result(
         "CreateUser",
@@ -112,6 +124,7 @@ pub async fn get_user(ctx: &Ctx<'_>, input: GetUser) -> ApiResult<Option<String>
             user_id: account.clone(),
             arn: root_arn(account),
             create_date: timestamp(ctx.store.account_create_date(account)?),
+            permissions_boundary: None,
             tags: None,
         },
     };
@@ -128,14 +141,13 @@ impl ListUsers {
     pub fn parse(params: &Params) -> ApiResult<Self> {
         let mut v = validator();
         let path_prefix = params.get("PathPrefix").unwrap_or("/");
-        if v.length("pathPrefix", path_prefix, 1, 512) {
-            v.pattern(
-                "pathPrefix",
-                path_prefix,
-                is_valid_path_prefix(path_prefix),
-                PATH_PREFIX_PATTERN,
-            );
-        }
+        v.text(
+            "pathPrefix",
+            path_prefix,
+            (1, 512),
+            is_valid_path_prefix(path_prefix),
+            PATH_PREFIX_PATTERN,
+        );
         let page = Pagination::parse(params, &mut v)?;
         v.finish()?;
         Ok(ListUsers {
@@ -294,7 +306,7 @@ impl UntagUser {
             for m in &members {
                 let key = m.get("").copied().unwrap_or_default();
                 let n = key.chars().count();
-                if !(1..=128).contains(&n) || !key.chars().all(is_tag_char) {
+                if !(1..=128).contains(&n) || !is_valid_tag_key(key) {
                     if !reported {
                         v.constraint("tagKeys", Some(key), &key_constraint);
                         reported = true;
