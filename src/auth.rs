@@ -69,7 +69,7 @@ impl Authenticator {
         sigv4::check_time(&claim, now)?;
         let service = Service::from_scope(&claim.scope.service)
             .ok_or_else(|| ApiError::wrong_service_scope(Service::Iam.signing_name()))?;
-        let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        let now_ms = crate::unix_millis(now);
         let delay = store.propagation_delay_ms();
         let credential = match store.credential(&claim.access_key_id)? {
             // Without a delay every change applies at once, whatever the clocks say.

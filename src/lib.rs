@@ -79,7 +79,12 @@ impl std::fmt::Debug for Server {
 }
 
 pub(crate) fn now_millis() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    unix_millis(time::OffsetDateTime::now_utc())
+}
+
+/// Milliseconds since the Unix epoch, the unit of every stored timestamp.
+pub(crate) fn unix_millis(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// Builds a server for tests: in memory on `127.0.0.1:0` unless told otherwise.

@@ -207,6 +207,15 @@ pub fn root_arn(account: &str) -> String {
     format!("arn:aws:iam::{account}:root")
 }
 
+/// The model's `arnType` length bounds, which a permissions boundary must meet.
+pub const ARN_LENGTH: (usize, usize) = (20, 2048);
+
+/// A permissions boundary as CreateUser would accept it: a policy ARN of the model's length.
+pub fn is_valid_permissions_boundary(arn: &str) -> bool {
+    let (min, max) = ARN_LENGTH;
+    (min..=max).contains(&arn.chars().count()) && is_policy_arn(arn)
+}
+
 /// A managed policy ARN, AWS's (`arn:aws:iam::aws:policy/...`) or an account's
 /// (`arn:aws:iam::123456789012:policy/...`): what a permissions boundary must name.
 pub fn is_policy_arn(arn: &str) -> bool {

@@ -244,7 +244,7 @@ impl Checker<'_> {
                     &time::format_description::well_known::Rfc3339,
                 );
                 match parsed {
-                    Ok(t) => Some((t.unix_timestamp_nanos() / 1_000_000) as i64),
+                    Ok(t) => Some(crate::unix_millis(t)),
                     Err(_) => {
                         return self.err(
                             d.span().start,

@@ -150,7 +150,7 @@ where
         payload_sha256: &payload_sha256,
     };
     let now = OffsetDateTime::now_utc();
-    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let now_ms = crate::unix_millis(now);
     let verified = state.auth.authenticate(&state.store, &request_parts, now)?;
     outcome.service = verified.service;
     outcome.access_key_id = Some(verified.caller.access_key_id.clone());
@@ -231,8 +231,9 @@ where
     if outcome.service == Service::Sts {
         // STS sends a second, opaque request id on every answer; some clients log it.
         let region = outcome.region.as_deref().unwrap_or(DEFAULT_REGION);
-        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-        let extended = state.ids.sts_extended_request_id(region, now_ms);
+        let extended = state
+            .ids
+            .sts_extended_request_id(region, crate::now_millis());
         if let Ok(v) = HeaderValue::from_str(&extended) {
             response
                 .headers_mut()

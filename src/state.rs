@@ -77,7 +77,7 @@ pub fn millis_to_rfc3339(ms: i64) -> String {
 
 pub fn rfc3339_to_millis(s: &str) -> Result<i64, String> {
     OffsetDateTime::parse(s, &Rfc3339)
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map(crate::unix_millis)
         .map_err(|_| format!("'{s}' is not an RFC 3339 timestamp"))
 }
 

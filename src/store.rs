@@ -1428,7 +1428,7 @@ fn import(c: &Connection, state: &State) -> ApiResult<()> {
             }
             let created = rfc3339_to_millis(&u.create_date).map_err(invalid_state)?;
             if let Some(arn) = &u.permissions_boundary
-                && !(crate::model::is_policy_arn(arn) && (20..=2048).contains(&arn.len()))
+                && !crate::model::is_valid_permissions_boundary(arn)
             {
                 return Err(invalid_state(format!(
                     "state: user '{}' of account {} has an invalid permissions boundary '{arn}'",

@@ -3,8 +3,8 @@
 use super::{Ctx, Pagination, check_duplicate_tag_keys, owned, parse_tags};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    PATH_PREFIX_PATTERN, Principal, TAG_KEY_PATTERN, TAGS_PER_USER, User, ValidationStyle,
-    Validator, is_policy_arn, is_valid_path_prefix, is_valid_tag_key, root_arn,
+    ARN_LENGTH, PATH_PREFIX_PATTERN, Principal, TAG_KEY_PATTERN, TAGS_PER_USER, User,
+    ValidationStyle, Validator, is_policy_arn, is_valid_path_prefix, is_valid_tag_key, root_arn,
 };
 use crate::query::Params;
 use crate::xml::{self, Members, TagXml, UserXml, timestamp};
@@ -48,7 +48,8 @@ impl CreateUser {
         v.path("path", path);
         let permissions_boundary = params.get("PermissionsBoundary");
         if let Some(arn) = permissions_boundary {
-            v.length("permissionsBoundary", arn, 20, 2048);
+            let (min, max) = ARN_LENGTH;
+            v.length("permissionsBoundary", arn, min, max);
         }
         let tags = parse_tags(params, &mut v).unwrap_or_default();
         v.finish()?;
