@@ -702,7 +702,7 @@ async fn seed_database(
     tokio::task::spawn_blocking(move || store.close())
         .await
         .map_err(|e| e.to_string())?;
-    result.map_err(|e| format!("seeding failed: {}", e.message))?;
+    result.map_err(|e| format!("seeding failed: {e}"))?;
     let write = t1.elapsed();
     let db_bytes = ["", "-wal", "-shm"]
         .iter()

@@ -1,11 +1,17 @@
-//! The `/_iamlite/` admin endpoints for test suites: health, reset, and the whole state as JSON.
-//! They are not AWS APIs and are not SigV4-signed: served on loopback, or with the admin token.
+//! The admin face, `/_iamlite/`, for test suites: health, reset, and the whole state as JSON.
+//!
+//! These are not AWS APIs and are not SigV4-signed: they are served on loopback, or anywhere with
+//! the admin token. A browser is treated as a possible attacker: a request must name a loopback
+//! (or configured) host, which defeats DNS rebinding, and one sent by another site's page (its
+//! `Origin` is not this server, or `Sec-Fetch-Site` says another site) is refused. Tools such as
+//! curl send neither header and are served.
 
+use crate::error::Error;
 use crate::service::{AppState, read_body, reset};
 use crate::state::State;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, ORIGIN};
+use http::{HeaderMap, Method, Request, Response, StatusCode, request};
 use http_body_util::Full;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
@@ -15,6 +21,7 @@ pub const PREFIX: &str = "/_iamlite/";
 pub const TOKEN_HEADER: &str = "x-iamlite-admin-token";
 /// State imports may be much larger than an API request.
 const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
+const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
     let body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
@@ -31,8 +38,22 @@ struct Message<'a> {
     error: &'a str,
 }
 
-fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+fn refuse(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     json(status, &Message { error: message })
+}
+
+/// The one place this face turns a core error into a response.
+fn error_response(e: &Error) -> Response<Full<Bytes>> {
+    let status = match e {
+        Error::InvalidState { .. } | Error::BodyUnreadable | Error::InvalidMarker => {
+            StatusCode::BAD_REQUEST
+        }
+        Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+        Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    refuse(status, &e.to_string())
 }
 
 #[derive(Serialize)]
@@ -45,7 +66,7 @@ struct Health {
     access_keys: i64,
 }
 
-fn token_ok(state: &AppState, headers: &http::HeaderMap) -> bool {
+fn token_ok(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(expected) = &state.config.admin_token else {
         return true;
     };
@@ -62,25 +83,102 @@ fn token_ok(state: &AppState, headers: &http::HeaderMap) -> bool {
     bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes()))
 }
 
+/// The request's `host[:port]`: the Host header, or HTTP/2's `:authority`.
+fn authority(parts: &request::Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+}
+
+/// The host name of `host[:port]` (an IPv6 literal without its brackets), lowercase.
+fn host_name(authority: &str) -> String {
+    let name = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => match authority.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => authority,
+        },
+    };
+    name.to_ascii_lowercase()
+}
+
+/// A name that only this machine answers to, or one the operator allowed. A page that rebinds
+/// its own domain to 127.0.0.1 still sends its domain as the host, and is refused here.
+fn host_allowed(state: &AppState, parts: &request::Parts) -> bool {
+    let Some(authority) = authority(parts) else {
+        return false;
+    };
+    let name = host_name(authority);
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || state
+            .config
+            .allowed_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&name))
+}
+
+/// Whether a browser says another site's page sent this: an `Origin` other than this server's
+/// own, or `Sec-Fetch-Site: cross-site`/`same-site`.
+fn sent_by_another_site(parts: &request::Parts) -> bool {
+    let header = |name| parts.headers.get(name).map(HeaderValue::as_bytes);
+    if let Some(site) = header(SEC_FETCH_SITE)
+        && (site.eq_ignore_ascii_case(b"cross-site") || site.eq_ignore_ascii_case(b"same-site"))
+    {
+        return true;
+    }
+    match header(ORIGIN.as_str()) {
+        None => false,
+        Some(origin) => {
+            let own = authority(parts).map(|a| format!("http://{a}"));
+            !own.is_some_and(|own| origin.eq_ignore_ascii_case(own.as_bytes()))
+        }
+    }
+}
+
 pub async fn handle<B>(state: &AppState, req: Request<B>) -> Response<Full<Bytes>>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    if !state.admin_allowed {
-        return error(
+    let (parts, body) = req.into_parts();
+    let response = if !state.admin_allowed {
+        refuse(
             StatusCode::NOT_FOUND,
             "admin endpoints are served on loopback only, unless --admin-token is set",
-        );
-    }
-    if !token_ok(state, req.headers()) {
-        return error(StatusCode::FORBIDDEN, "missing or wrong admin token");
-    }
-    let (parts, body) = req.into_parts();
-    let route = parts.uri.path().trim_start_matches(PREFIX);
-    let response = match (&parts.method, route) {
-        (&Method::GET, "health") => match state.store.counts() {
-            Ok((accounts, users, access_keys)) => json(
+        )
+    } else if sent_by_another_site(&parts) {
+        refuse(
+            StatusCode::FORBIDDEN,
+            "admin endpoints refuse requests sent by another site's page",
+        )
+    } else if state.config.admin_token.is_none() && !host_allowed(state, &parts) {
+        refuse(
+            StatusCode::FORBIDDEN,
+            "admin endpoints answer only to a loopback host name (see --allowed-host)",
+        )
+    } else if !token_ok(state, &parts.headers) {
+        refuse(StatusCode::FORBIDDEN, "missing or wrong admin token")
+    } else {
+        route(state, &parts, body).await
+    };
+    tracing::info!(path = parts.uri.path(), method = %parts.method, status = response.status().as_u16(), "admin");
+    response
+}
+
+async fn route<B>(state: &AppState, parts: &request::Parts, body: B) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let path = parts.uri.path().trim_start_matches(PREFIX);
+    let result = match (&parts.method, path) {
+        (&Method::GET, "health") => state.store.counts().map(|(accounts, users, access_keys)| {
+            json(
                 StatusCode::OK,
                 &Health {
                     status: "ok",
@@ -90,38 +188,48 @@ where
                     users,
                     access_keys,
                 },
-            ),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.message),
-        },
-        (&Method::POST, "reset") => match reset(state).await {
-            Ok(()) => json(StatusCode::OK, &serde_json::json!({ "status": "reset" })),
-            Err(e) => error(e.code.status(), &e.message),
-        },
-        (&Method::GET, "state") => match state.store.export() {
-            Ok(s) => json(StatusCode::OK, &s),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.message),
-        },
+            )
+        }),
+        (&Method::POST, "reset") => reset(state)
+            .await
+            .map(|()| json(StatusCode::OK, &serde_json::json!({ "status": "reset" }))),
+        (&Method::GET, "state") => state.store.export().map(|s| json(StatusCode::OK, &s)),
         (&Method::POST, "state") => {
-            let bytes = match read_body(state, &parts, body, MAX_STATE_BYTES).await {
+            let bytes = match read_body(state, parts, body, MAX_STATE_BYTES).await {
                 Ok(b) => b,
-                Err(e) => return error(e.code.status(), &e.message),
+                Err(e) => return error_response(&e),
             };
             match serde_json::from_slice::<State>(&bytes) {
-                Err(e) => error(
+                Err(e) => Ok(refuse(
                     StatusCode::BAD_REQUEST,
                     &format!("not a state document: {e}"),
-                ),
-                Ok(s) => match state.store.import(s).await {
-                    Ok(()) => json(StatusCode::OK, &serde_json::json!({ "status": "imported" })),
-                    Err(e) => error(e.code.status(), &e.message),
-                },
+                )),
+                Ok(s) => {
+                    state.store.import(s).await.map(|()| {
+                        json(StatusCode::OK, &serde_json::json!({ "status": "imported" }))
+                    })
+                }
             }
         }
-        (_, "health" | "reset" | "state") => {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
-        }
-        _ => error(StatusCode::NOT_FOUND, "no such admin endpoint"),
+        (_, "health" | "reset" | "state") => Ok(refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed here",
+        )),
+        _ => Ok(refuse(StatusCode::NOT_FOUND, "no such admin endpoint")),
     };
-    tracing::info!(path = parts.uri.path(), method = %parts.method, status = response.status().as_u16(), "admin");
-    response
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_lose_their_port_and_brackets() {
+        assert_eq!(host_name("127.0.0.1:4593"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:4593"), "::1");
+        assert_eq!(host_name("LocalHost"), "localhost");
+        assert_eq!(host_name("evil.example:80"), "evil.example");
+        assert_eq!(host_name("evil.example"), "evil.example");
+    }
 }

@@ -1,11 +1,11 @@
 //! Who is calling: find the signing key, check it is usable, verify the signature, and name the caller.
 //!
 //! Nothing about the request (account, user, service) is trusted until the signature has verified.
+//! Each face says which schemes and scope services it accepts (`Policy`); the answer is a `Caller`.
 
-use crate::actions::Service;
-use crate::error::{ApiError, ApiResult};
-use crate::model::{Caller, KeyStatus, Secret};
-use crate::sigv4::{self, RequestParts, Scope, SigningKey};
+use crate::error::{AuthError, Error, Refusal, Result};
+use crate::model::{Caller, Credential, KeyStatus, Secret};
+use crate::sigv4::{self, RequestParts, Scheme, Scope, SigningKey};
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,18 +15,25 @@ use time::OffsetDateTime;
 /// Derived signing keys are reused for the same key, day, region and service.
 const KEY_CACHE_CAPACITY: usize = 4096;
 
+/// What a face accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub schemes: &'static [&'static Scheme],
+    /// Scope services served; a request scoped to another is told to use the first.
+    pub services: &'static [&'static str],
+}
+
 /// A verified request's caller and the scope it signed for.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub caller: Caller,
-    pub service: Service,
     pub scope: Scope,
 }
 
 /// Verifies requests against the store's keys, caching derived signing keys.
 #[derive(Default)]
 pub struct Authenticator {
-    /// Keyed by `id/date/region/service`; the secret is kept to notice a re-issued id.
+    /// Keyed by `algorithm/id/scope`; the secret is kept to notice a re-issued id.
     keys: Mutex<HashMap<String, (Secret, SigningKey)>>,
 }
 
@@ -36,9 +43,19 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
+fn refused(claim: &sigv4::Claim, why: Refusal) -> Error {
+    tracing::info!(access_key_id = %claim.access_key_id, reason = why.as_str(), "credentials refused");
+    Error::Auth(AuthError::Refused(why))
+}
+
 impl Authenticator {
     fn signing_key(&self, secret: &Secret, claim: &sigv4::Claim) -> SigningKey {
-        let cache_key = format!("{}/{}", claim.access_key_id, claim.scope.to_scope_string());
+        let cache_key = format!(
+            "{}/{}/{}",
+            claim.scheme.algorithm,
+            claim.access_key_id,
+            claim.scope_string()
+        );
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((cached_secret, key)) = keys.get(&cache_key)
             && bool::from(
@@ -58,33 +75,64 @@ impl Authenticator {
         key
     }
 
-    /// Runs the whole check for one request at time `now`.
+    /// The key as authentication sees it at `now` (the clock's time), propagation included.
+    fn usable_credential(
+        store: &Store,
+        claim: &sigv4::Claim,
+        now: i64,
+    ) -> Result<std::result::Result<Credential, Refusal>> {
+        let delay = store.propagation_delay_ms();
+        let (credential, status) = match store.credential(&claim.access_key_id)? {
+            // Without a delay every change applies at once, whatever the clocks say.
+            Some(c) if delay == 0 => {
+                let status = Some(c.status);
+                (c, status)
+            }
+            Some(c) => {
+                let status = c.effective_status(now);
+                (c, status)
+            }
+            None => match store.recently_deleted_credential(&claim.access_key_id, now)? {
+                Some(c) => {
+                    let status = Some(c.status);
+                    (c, status)
+                }
+                None => return Ok(Err(Refusal::UnknownKey)),
+            },
+        };
+        Ok(match status {
+            Some(KeyStatus::Active) => Ok(credential),
+            Some(KeyStatus::Inactive) => Err(Refusal::InactiveKey),
+            // Created, but not yet propagated.
+            None => Err(Refusal::UnknownKey),
+        })
+    }
+
+    /// Runs the whole check for one request: `now` is real time (the signature's window),
+    /// `clock_now` the emulated time in milliseconds (lifetimes and propagation).
     pub fn authenticate(
         &self,
         store: &Store,
         parts: &RequestParts<'_>,
         now: OffsetDateTime,
-    ) -> ApiResult<Authenticated> {
-        let claim = sigv4::parse(parts)?;
+        clock_now: i64,
+        policy: &Policy,
+    ) -> Result<Authenticated> {
+        let claim = sigv4::parse_with(parts, policy.schemes)?;
         sigv4::check_time(&claim, now)?;
-        let service = Service::from_scope(&claim.scope.service)
-            .ok_or_else(|| ApiError::wrong_service_scope(Service::Iam.signing_name()))?;
-        let now_ms = crate::unix_millis(now);
-        let delay = store.propagation_delay_ms();
-        let credential = match store.credential(&claim.access_key_id)? {
-            // Without a delay every change applies at once, whatever the clocks say.
-            Some(c) if delay == 0 => Some(c).filter(|c| c.status == KeyStatus::Active),
-            Some(c) => {
-                Some(c).filter(|c| c.effective_status(now_ms, delay) == Some(KeyStatus::Active))
+        if !policy.services.contains(&claim.scope.service.as_str()) {
+            return Err(AuthError::WrongService {
+                expected: policy.services.first().copied().unwrap_or_default(),
             }
-            None => store
-                .recently_deleted_credential(&claim.access_key_id, now_ms)?
-                .filter(|c| c.status == KeyStatus::Active),
+            .into());
         }
-        .ok_or_else(ApiError::invalid_client_token_id)?;
+        let credential = match Self::usable_credential(store, &claim, clock_now)? {
+            Ok(c) => c,
+            Err(why) => return Err(refused(&claim, why)),
+        };
         // iamlite issues no session credentials, so a token never belongs with a key.
         if claim.security_token.is_some() {
-            return Err(ApiError::invalid_client_token_id());
+            return Err(refused(&claim, Refusal::UnexpectedToken));
         }
         let canonical = sigv4::canonical_request(parts, &claim)?;
         let string_to_sign = sigv4::string_to_sign(&claim, &canonical);
@@ -96,7 +144,7 @@ impl Authenticator {
                 string_to_sign = %string_to_sign,
                 "signature mismatch"
             );
-            return Err(e);
+            return Err(e.into());
         }
         Ok(Authenticated {
             caller: Caller {
@@ -104,7 +152,6 @@ impl Authenticator {
                 access_key_id: credential.access_key_id,
                 principal: credential.principal,
             },
-            service,
             scope: claim.scope,
         })
     }

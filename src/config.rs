@@ -1,7 +1,6 @@
 //! Configuration: the command line and `IAMLITE_*` environment (clap), and the plain `Config` the server runs on.
 
-use crate::error::{ApiError, ErrorCode};
-use crate::model::{Secret, is_account_id};
+use crate::model::{ACCESS_KEY_ID, Secret, is_account_id};
 use crate::seed::{Seed, SeedError};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -70,6 +69,8 @@ pub struct Config {
     pub propagation_delay: Duration,
     /// Token for the `/_iamlite/` admin endpoints; without one they answer only on loopback.
     pub admin_token: Option<Secret>,
+    /// Host names, besides loopback ones, that the admin endpoints answer to without a token.
+    pub allowed_hosts: Vec<String>,
     pub limits: Limits,
 }
 
@@ -85,6 +86,7 @@ impl Default for Config {
             id_seed: None,
             propagation_delay: Duration::ZERO,
             admin_token: None,
+            allowed_hosts: Vec::new(),
             limits: Limits::default(),
         }
     }
@@ -92,8 +94,8 @@ impl Default for Config {
 
 impl Config {
     /// Checks the values a user can get wrong; the message names the setting.
-    pub fn validate(&self) -> Result<(), ApiError> {
-        let invalid = |msg: String| Err(ApiError::new(ErrorCode::ValidationError, msg));
+    pub fn validate(&self) -> Result<(), String> {
+        let invalid = Err;
         if !is_account_id(&self.account_id) {
             return invalid(format!(
                 "account id '{}' must be exactly 12 digits",
@@ -101,7 +103,7 @@ impl Config {
             ));
         }
         let id = &self.root_access_key_id;
-        if !(16..=128).contains(&id.len()) || !id.chars().all(crate::model::is_word_char) {
+        if !ACCESS_KEY_ID.check(id) {
             return invalid(format!(
                 "root access key id '{id}' must be 16 to 128 letters, digits or underscores"
             ));
@@ -201,6 +203,15 @@ pub struct ServeArgs {
     /// Token required by the /_iamlite/ admin endpoints (then also served off loopback).
     #[arg(long, env = "IAMLITE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Host name the admin endpoints also answer to without a token (repeatable; loopback names
+    /// such as localhost and 127.0.0.1 always work). IAMLITE_ALLOWED_HOSTS takes a comma list.
+    #[arg(
+        long = "allowed-host",
+        env = "IAMLITE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl ServeArgs {
@@ -223,6 +234,7 @@ impl ServeArgs {
             id_seed: self.id_seed,
             propagation_delay: self.propagation_delay,
             admin_token: self.admin_token.map(Secret::new),
+            allowed_hosts: self.allowed_hosts,
             limits: Limits::default(),
         })
     }
@@ -260,6 +272,6 @@ mod tests {
             account_id: "12345".into(),
             ..Config::default()
         };
-        assert!(cfg.validate().unwrap_err().message.contains("12 digits"));
+        assert!(cfg.validate().unwrap_err().contains("12 digits"));
     }
 }

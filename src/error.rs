@@ -1,366 +1,182 @@
-//! The one error type of the request path: an AWS error code, its HTTP status, and AWS's message text.
+//! The core's one error: what went wrong, with the facts a face needs to word it its own way.
 //!
-//! Every message AWS writes is produced by a constructor here, so each text exists exactly once.
+//! Faces never see SQL or signature internals: the AWS Query face turns an `Error` into AWS's code
+//! and message (`query::error`), other faces into theirs. Messages here carry no secrets.
 
-use http::StatusCode;
 use std::fmt;
 
-/// Who is at fault, as AWS writes it in `<Type>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    Sender,
-    Receiver,
-}
-
-impl Fault {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Fault::Sender => "Sender",
-            Fault::Receiver => "Receiver",
-        }
-    }
-}
-
-/// AWS error codes, spelled exactly as they appear in `<Code>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    AccessDenied,
-    DeleteConflict,
-    EntityAlreadyExists,
-    IncompleteSignature,
-    InvalidAction,
-    InvalidClientTokenId,
-    InvalidInput,
-    LimitExceeded,
-    MalformedInput,
-    MalformedQueryString,
-    MissingAction,
-    MissingAuthenticationToken,
-    NoSuchEntity,
-    RequestEntityTooLarge,
-    RequestTimeout,
-    ServiceFailure,
-    ServiceUnavailable,
-    SignatureDoesNotMatch,
-    ValidationError,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::AccessDenied => "AccessDenied",
-            ErrorCode::DeleteConflict => "DeleteConflict",
-            ErrorCode::EntityAlreadyExists => "EntityAlreadyExists",
-            ErrorCode::IncompleteSignature => "IncompleteSignature",
-            ErrorCode::InvalidAction => "InvalidAction",
-            ErrorCode::InvalidClientTokenId => "InvalidClientTokenId",
-            ErrorCode::InvalidInput => "InvalidInput",
-            ErrorCode::LimitExceeded => "LimitExceeded",
-            ErrorCode::MalformedInput => "MalformedInput",
-            ErrorCode::MalformedQueryString => "MalformedQueryString",
-            ErrorCode::MissingAction => "MissingAction",
-            ErrorCode::MissingAuthenticationToken => "MissingAuthenticationToken",
-            ErrorCode::NoSuchEntity => "NoSuchEntity",
-            ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
-            ErrorCode::RequestTimeout => "RequestTimeout",
-            ErrorCode::ServiceFailure => "ServiceFailure",
-            ErrorCode::ServiceUnavailable => "ServiceUnavailable",
-            ErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
-            ErrorCode::ValidationError => "ValidationError",
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        match self {
-            ErrorCode::AccessDenied
-            | ErrorCode::InvalidClientTokenId
-            | ErrorCode::MissingAuthenticationToken
-            | ErrorCode::SignatureDoesNotMatch => StatusCode::FORBIDDEN,
-            ErrorCode::NoSuchEntity => StatusCode::NOT_FOUND,
-            // AWS's common-errors table lists MalformedQueryString with 404.
-            ErrorCode::MalformedQueryString => StatusCode::NOT_FOUND,
-            ErrorCode::DeleteConflict
-            | ErrorCode::EntityAlreadyExists
-            | ErrorCode::LimitExceeded => StatusCode::CONFLICT,
-            ErrorCode::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            ErrorCode::ServiceFailure => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::IncompleteSignature
-            | ErrorCode::InvalidAction
-            | ErrorCode::InvalidInput
-            | ErrorCode::MalformedInput
-            | ErrorCode::MissingAction
-            | ErrorCode::ValidationError => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    /// Errors raised before any operation was found, which AWS answers in its generic fault
-    /// namespace rather than the service's.
-    pub fn is_protocol_level(self) -> bool {
-        matches!(self, ErrorCode::InvalidAction | ErrorCode::MissingAction)
-    }
-
-    pub fn fault(self) -> Fault {
-        if self.status().is_server_error() {
-            Fault::Receiver
-        } else {
-            Fault::Sender
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An error as the client will see it. Messages never contain secrets; like AWS, IncompleteSignature
-/// echoes the client's own Authorization header back to it (which is why messages are not logged).
+/// Why a request's credentials were refused, before or while checking its signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
+pub enum AuthError {
+    /// Neither an Authorization header nor a presigned query.
+    Missing,
+    /// The signature claim is malformed. `sentence` says how; `authorization` is the header as the
+    /// client sent it (header mode), `None` for a presigned query.
+    Incomplete {
+        sentence: String,
+        authorization: Option<String>,
+    },
+    /// The access key cannot sign requests (the reason is for logs only: clients see one answer).
+    Refused(Refusal),
+    /// The signature is not the one the key would make.
+    SignatureMismatch,
+    /// The request's date is more than the allowed skew before `now`.
+    Expired {
+        request: String,
+        earliest: String,
+        now: String,
+    },
+    /// The request's date is more than the allowed skew after `now`.
+    NotYetCurrent {
+        request: String,
+        latest: String,
+        now: String,
+    },
+    /// The credential scope's date is not the request's date.
+    ScopeDateMismatch {
+        scope_date: String,
+        amz_date: String,
+    },
+    /// The credential scope names a service this endpoint does not serve.
+    WrongService { expected: &'static str },
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+/// Why a key was refused; logged, never shown to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownKey,
+    InactiveKey,
+    /// A session token came with a long-term key (iamlite has issued no session credentials).
+    UnexpectedToken,
+}
 
-impl fmt::Display for ApiError {
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::UnknownKey => "unknown key",
+            Refusal::InactiveKey => "inactive key",
+            Refusal::UnexpectedToken => "session token with a long-term key",
+        }
+    }
+}
+
+/// Everything that can go wrong in the core, as facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    Auth(AuthError),
+    NoSuchUser {
+        name: String,
+    },
+    NoSuchAccessKey {
+        access_key_id: String,
+    },
+    UserAlreadyExists {
+        name: String,
+    },
+    AccessKeyQuota {
+        limit: usize,
+    },
+    TagQuota {
+        limit: usize,
+    },
+    /// DeleteUser on a user that still has access keys.
+    UserHasAccessKeys {
+        name: String,
+    },
+    /// Two tags in one request whose keys differ only in case.
+    DuplicateTagKeys,
+    /// The caller asked about a key of another account.
+    NotKeyOwner {
+        caller_arn: String,
+        access_key_id: String,
+    },
+    /// A pagination marker this server did not issue.
+    InvalidMarker,
+    /// A request body over the limit (in bytes).
+    BodyTooLarge {
+        limit: usize,
+    },
+    /// The request body did not arrive within the body timeout.
+    BodyTimeout,
+    /// The request body's framing was broken (bad chunk size, cut short).
+    BodyUnreadable,
+    /// A seed or state document that breaks a rule; `reason` names the entity and the rule.
+    InvalidState {
+        reason: String,
+    },
+    /// The store is closing; nothing more is written.
+    ShuttingDown,
+    /// The store failed; the cause went to the log where it happened.
+    Storage,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Error::Auth(e)
+    }
+}
+
+impl Error {
+    pub fn invalid_state(reason: impl Into<String>) -> Self {
+        Error::InvalidState {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for ApiError {}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
+        match self {
+            AuthError::Missing => f.write_str("no signature"),
+            AuthError::Incomplete { sentence, .. } => write!(f, "incomplete signature: {sentence}"),
+            AuthError::Refused(why) => write!(f, "credentials refused: {}", why.as_str()),
+            AuthError::SignatureMismatch => f.write_str("signature mismatch"),
+            AuthError::Expired { request, now, .. } => {
+                write!(f, "signature expired: {request} (now {now})")
+            }
+            AuthError::NotYetCurrent { request, now, .. } => {
+                write!(f, "signature not yet current: {request} (now {now})")
+            }
+            AuthError::ScopeDateMismatch {
+                scope_date,
+                amz_date,
+            } => write!(f, "scope date {scope_date} is not the date of {amz_date}"),
+            AuthError::WrongService { expected } => {
+                write!(f, "credential scope should name service {expected}")
+            }
         }
     }
-
-    // --- authentication -------------------------------------------------------------------
-
-    pub fn missing_authentication_token() -> Self {
-        Self::new(
-            ErrorCode::MissingAuthenticationToken,
-            "Request is missing Authentication Token",
-        )
-    }
-
-    pub fn incomplete_signature(sentence: &str, authorization: &str) -> Self {
-        Self::new(
-            ErrorCode::IncompleteSignature,
-            format!("{sentence} Authorization={authorization}"),
-        )
-    }
-
-    pub fn invalid_client_token_id() -> Self {
-        Self::new(
-            ErrorCode::InvalidClientTokenId,
-            "The security token included in the request is invalid.",
-        )
-    }
-
-    pub fn signature_does_not_match() -> Self {
-        Self::new(
-            ErrorCode::SignatureDoesNotMatch,
-            "The request signature we calculated does not match the signature you provided. \
-             Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-        )
-    }
-
-    pub fn signature_expired(request: &str, earliest: &str, now: &str) -> Self {
-        Self::new(
-            ErrorCode::SignatureDoesNotMatch,
-            format!(
-                "Signature expired: {request} is now earlier than {earliest} ({now} - 15 min.)"
-            ),
-        )
-    }
-
-    pub fn signature_not_yet_current(request: &str, latest: &str, now: &str) -> Self {
-        Self::new(
-            ErrorCode::SignatureDoesNotMatch,
-            format!(
-                "Signature not yet current: {request} is still later than {latest} ({now} + 15 min.)"
-            ),
-        )
-    }
-
-    pub fn scope_date_mismatch(scope_date: &str, amz_date: &str) -> Self {
-        Self::new(
-            ErrorCode::SignatureDoesNotMatch,
-            format!(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: \
-                 '{scope_date}' != '{}', from '{amz_date}'.",
-                amz_date.get(..8).unwrap_or(amz_date)
-            ),
-        )
-    }
-
-    pub fn wrong_service_scope(expected: &str) -> Self {
-        Self::new(
-            ErrorCode::SignatureDoesNotMatch,
-            format!("Credential should be scoped to correct service: '{expected}'. "),
-        )
-    }
-
-    // --- protocol ---------------------------------------------------------------------------
-
-    /// What IAM answers for a policy ARN it cannot parse.
-    pub fn invalid_arn(arn: &str) -> Self {
-        Self::new(ErrorCode::InvalidInput, format!("ARN {arn} is not valid."))
-    }
-
-    pub fn invalid_action(action: &str, version: &str) -> Self {
-        Self::new(
-            ErrorCode::InvalidAction,
-            format!("Could not find operation {action} for version {version}"),
-        )
-    }
-
-    pub fn missing_action() -> Self {
-        Self::new(ErrorCode::MissingAction, "Missing Action")
-    }
-
-    pub fn malformed_query_string(detail: &str) -> Self {
-        Self::new(
-            ErrorCode::MalformedQueryString,
-            format!("The query string contains a syntax error: {detail}"),
-        )
-    }
-
-    pub fn request_entity_too_large(limit: usize) -> Self {
-        Self::new(
-            ErrorCode::RequestEntityTooLarge,
-            format!("Request body must not exceed {limit} bytes."),
-        )
-    }
-
-    pub fn request_timeout() -> Self {
-        Self::new(
-            ErrorCode::RequestTimeout,
-            "Your socket connection to the server was not read from or written to within the timeout period.",
-        )
-    }
-
-    pub fn service_failure() -> Self {
-        Self::new(
-            ErrorCode::ServiceFailure,
-            "Request processing has failed due to some unknown error, exception or failure.",
-        )
-    }
-
-    // --- IAM entities -----------------------------------------------------------------------
-
-    pub fn no_such_user(name: &str) -> Self {
-        Self::new(
-            ErrorCode::NoSuchEntity,
-            format!("The user with name {name} cannot be found."),
-        )
-    }
-
-    pub fn no_such_access_key(id: &str) -> Self {
-        Self::new(
-            ErrorCode::NoSuchEntity,
-            format!("The Access Key with id {id} cannot be found."),
-        )
-    }
-
-    pub fn user_already_exists(name: &str) -> Self {
-        Self::new(
-            ErrorCode::EntityAlreadyExists,
-            format!("User with name {name} already exists."),
-        )
-    }
-
-    pub fn access_key_quota(limit: usize) -> Self {
-        Self::new(
-            ErrorCode::LimitExceeded,
-            format!("Cannot exceed quota for AccessKeysPerUser: {limit}"),
-        )
-    }
-
-    pub fn tag_quota() -> Self {
-        Self::new(
-            ErrorCode::LimitExceeded,
-            "The number of tags has reached the maximum limit.",
-        )
-    }
-
-    pub fn delete_conflict_access_keys() -> Self {
-        Self::new(
-            ErrorCode::DeleteConflict,
-            "Cannot delete entity, must delete access keys first.",
-        )
-    }
-
-    pub fn duplicate_tag_keys() -> Self {
-        Self::new(
-            ErrorCode::InvalidInput,
-            "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
-        )
-    }
-
-    pub fn access_denied_last_used(caller_arn: &str, key_id: &str) -> Self {
-        // AWS writes this one without a colon after "perform".
-        Self::new(
-            ErrorCode::AccessDenied,
-            format!(
-                "User: {caller_arn} is not authorized to perform iam:GetAccessKeyLastUsed on resource: access key {key_id}"
-            ),
-        )
-    }
-
-    pub fn must_specify_user_name() -> Self {
-        Self::new(
-            ErrorCode::ValidationError,
-            "Must specify userName when calling with non-User credentials",
-        )
-    }
-
-    pub fn invalid_marker() -> Self {
-        Self::new(ErrorCode::ValidationError, "Invalid Marker.")
-    }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(err: rusqlite::Error) -> Self {
-        tracing::error!(error = %err, "store error");
-        ApiError::service_failure()
-    }
-}
+impl std::error::Error for AuthError {}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_client_error_is_a_sender_fault_and_4xx() {
-        for code in [
-            ErrorCode::NoSuchEntity,
-            ErrorCode::LimitExceeded,
-            ErrorCode::SignatureDoesNotMatch,
-            ErrorCode::MalformedQueryString,
-            ErrorCode::RequestEntityTooLarge,
-        ] {
-            assert!(code.status().is_client_error(), "{code}");
-            assert_eq!(code.fault(), Fault::Sender);
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Auth(a) => a.fmt(f),
+            Error::NoSuchUser { name } => write!(f, "no user named {name}"),
+            Error::NoSuchAccessKey { access_key_id } => {
+                write!(f, "no access key {access_key_id}")
+            }
+            Error::UserAlreadyExists { name } => write!(f, "user {name} already exists"),
+            Error::AccessKeyQuota { limit } => write!(f, "more than {limit} access keys"),
+            Error::TagQuota { limit } => write!(f, "more than {limit} tags"),
+            Error::UserHasAccessKeys { name } => write!(f, "user {name} still has access keys"),
+            Error::DuplicateTagKeys => f.write_str("duplicate tag keys"),
+            Error::NotKeyOwner { access_key_id, .. } => {
+                write!(f, "access key {access_key_id} belongs to another account")
+            }
+            Error::InvalidMarker => f.write_str("invalid marker"),
+            Error::BodyTooLarge { limit } => write!(f, "request body over {limit} bytes"),
+            Error::BodyTimeout => f.write_str("request body not received in time"),
+            Error::BodyUnreadable => f.write_str("request body could not be read"),
+            Error::InvalidState { reason } => f.write_str(reason),
+            Error::ShuttingDown => f.write_str("the store is shutting down"),
+            Error::Storage => f.write_str("storage failure (see the log)"),
         }
-        assert_eq!(ErrorCode::ServiceFailure.fault(), Fault::Receiver);
-    }
-
-    #[test]
-    fn scope_date_mismatch_names_both_dates() {
-        let e = ApiError::scope_date_mismatch("20150830", "20150831T123600Z");
-        assert_eq!(
-            e.message,
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: \
-             '20150830' != '20150831', from '20150831T123600Z'."
-        );
     }
 }
+
+impl std::error::Error for Error {}

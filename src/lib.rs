@@ -1,10 +1,12 @@
 //! iamlite: a local AWS IAM + STS emulator that verifies SigV4 and keeps its state in SQLite.
 //!
 //! How a request flows: `server` accepts connections and hands each request to `service`, which
-//! reads the body under limits, asks `auth` (with the pure `sigv4` math) who signed it, turns the
-//! parameters (`query`) into a typed `actions::Action`, runs it against the `store`, and renders the
-//! result or the `error::ApiError` as AWS XML (`xml`). `model` holds the domain types and AWS's input
-//! rules, `ids` makes AWS-shaped identifiers, and `config` the settings.
+//! routes it to a face by path: the AWS Query API (`query`) or the admin endpoints (`admin`). The
+//! Query face reads the body under limits, asks `auth` (with the pure `sigv4` math) who signed it,
+//! parses the parameters into a typed action, runs it in the face-neutral `core` against the
+//! `store`, and writes the result, or the core's `error::Error`, as AWS XML. `model` holds the
+//! domain types and each input rule once, `ids` makes AWS-shaped identifiers, `clock` the time
+//! lifetimes are judged by, and `config` the settings.
 //!
 //! Embedding in a test:
 //!
@@ -20,10 +22,11 @@
 //! # }
 //! ```
 
-pub mod actions;
 pub mod admin;
 pub mod auth;
+pub mod clock;
 pub mod config;
+pub mod core;
 pub mod error;
 pub mod ids;
 pub mod model;
@@ -34,11 +37,12 @@ pub mod service;
 pub mod sigv4;
 pub mod state;
 pub mod store;
-pub mod xml;
 
+pub use clock::Clock;
 pub use config::{Config, Limits, Storage};
-pub use error::{ApiError, ErrorCode};
+pub use error::Error;
 pub use model::Secret;
+pub use query::{ApiError, ErrorCode};
 pub use seed::Seed;
 
 use auth::Authenticator;
@@ -76,15 +80,6 @@ impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server").field("addr", &self.addr).finish()
     }
-}
-
-pub(crate) fn now_millis() -> i64 {
-    unix_millis(time::OffsetDateTime::now_utc())
-}
-
-/// Milliseconds since the Unix epoch, the unit of every stored timestamp.
-pub(crate) fn unix_millis(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// Builds a server for tests: in memory on `127.0.0.1:0` unless told otherwise.
@@ -166,6 +161,18 @@ impl Builder {
         self
     }
 
+    /// A host name, besides loopback ones, that `/_iamlite/` answers to without a token.
+    pub fn allowed_host(mut self, name: impl Into<String>) -> Self {
+        self.config.allowed_hosts.push(name.into());
+        self
+    }
+
+    /// Body size, timeouts and header bounds (tests lower the timeouts to run in milliseconds).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -196,8 +203,10 @@ impl Server {
 
     /// Opens the store, loads the accounts and seed, binds and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        config.validate().map_err(|e| StartError(e.message))?;
-        let store = Store::open(&config.storage).map_err(|e| StartError(e.0))?;
+        config.validate().map_err(StartError)?;
+        let clock = Arc::new(Clock::default());
+        let store =
+            Store::open_with_clock(&config.storage, clock.clone()).map_err(|e| StartError(e.0))?;
         store.set_propagation_delay(config.propagation_delay);
         let ids = Arc::new(match config.id_seed {
             Some(seed) => IdGen::seeded(seed),
@@ -209,9 +218,14 @@ impl Server {
             &config.root_secret_access_key,
         ));
         store
-            .apply_seed(boot_seed.clone(), ids.clone(), now_millis())
+            .apply_seed(boot_seed.clone(), ids.clone(), clock.now_millis())
             .await
-            .map_err(|e| StartError(format!("cannot load the seed: {}", e.message)))?;
+            .map_err(|e| {
+                StartError(format!(
+                    "cannot load the seed: {}",
+                    ApiError::from(e).message
+                ))
+            })?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -224,6 +238,7 @@ impl Server {
             store,
             ids,
             auth: Authenticator::default(),
+            clock,
             boot_seed,
             started: Instant::now(),
         });
@@ -276,9 +291,20 @@ impl Server {
         &self.state.store
     }
 
-    /// Returns the state to the seed (and default account) it started with, in one transaction.
-    pub async fn reset(&self) -> Result<(), ApiError> {
+    /// Returns the state to the seed (and default account) it started with, in one transaction,
+    /// and the clock to real time.
+    pub async fn reset(&self) -> Result<(), Error> {
         service::reset(&self.state).await
+    }
+
+    /// The clock lifetimes are judged by (propagation, creation and last-used dates).
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// Moves the clock forward, so that tests see time pass without waiting.
+    pub fn advance_clock(&self, by: Duration) {
+        self.state.clock.advance(by);
     }
 
     /// Stops accepting, lets in-flight requests finish, flushes and closes the store.

@@ -80,7 +80,7 @@ async fn export(db: &Path) -> ExitCode {
     let json = match state.map(|s| serde_json::to_string_pretty(&s)) {
         Ok(Ok(json)) => json,
         Ok(Err(e)) => return fail(e),
-        Err(e) => return fail(e.message),
+        Err(e) => return fail(e),
     };
     let mut out = std::io::stdout().lock();
     if writeln!(out, "{json}").is_err() {
@@ -112,7 +112,7 @@ async fn import(db: &Path, file: &Path) -> ExitCode {
     store.close();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e.message),
+        Err(e) => fail(e),
     }
 }
 

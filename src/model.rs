@@ -1,6 +1,8 @@
-//! Domain types (users, access keys, callers, secrets), ARNs, and AWS's input constraints with their messages.
+//! Domain types (users, access keys, callers, secrets), ARNs, and each of AWS's input rules, once.
+//!
+//! Faces word a broken rule their own way (the Query face as AWS's ValidationError); the seed
+//! loader and state import check the same rules.
 
-use crate::error::{ApiError, ApiResult, ErrorCode};
 use std::fmt;
 use std::sync::LazyLock;
 use zeroize::Zeroizing;
@@ -52,11 +54,12 @@ impl KeyStatus {
         }
     }
 
-    pub fn from_db(s: &str) -> KeyStatus {
-        if s == "Active" {
-            KeyStatus::Active
-        } else {
-            KeyStatus::Inactive
+    /// `Active` or `Inactive`, spelled as AWS spells them.
+    pub fn parse(s: &str) -> Option<KeyStatus> {
+        match s {
+            "Active" => Some(KeyStatus::Active),
+            "Inactive" => Some(KeyStatus::Inactive),
+            _ => None,
         }
     }
 }
@@ -98,7 +101,7 @@ pub struct AccessKeyMeta {
 
 /// A freshly created key: the only moment its secret is returned.
 #[derive(Debug, Clone)]
-pub struct NewAccessKey {
+pub struct CreatedKey {
     pub meta: AccessKeyMeta,
     pub secret: Secret,
 }
@@ -123,17 +126,19 @@ pub struct Credential {
     pub secret: Secret,
     pub status: KeyStatus,
     pub create_date: i64,
-    /// When `status` took effect (0 for seeded keys: long since propagated).
-    pub status_changed: i64,
+    /// When `status` reaches authentication: the change's time plus the propagation delay in
+    /// force when it was made (0 for seeded keys: long since propagated).
+    pub status_effective: i64,
     /// What the key was before that change; `None` if the change created it.
     pub prior_status: Option<KeyStatus>,
 }
 
 impl Credential {
-    /// The status other IAM hosts would still see at `now`, given a propagation delay: a change
-    /// only takes effect once the delay has passed since it was made.
-    pub fn effective_status(&self, now: i64, delay_ms: i64) -> Option<KeyStatus> {
-        if now < self.status_changed.saturating_add(delay_ms) {
+    /// The status other IAM hosts would still see at `now`: a change takes effect only once it
+    /// has propagated. The deadline was fixed when the change was made, so restarting with a
+    /// longer delay does not bring old keys back.
+    pub fn effective_status(&self, now: i64) -> Option<KeyStatus> {
+        if now < self.status_effective {
             self.prior_status
         } else {
             Some(self.status)
@@ -207,15 +212,6 @@ pub fn root_arn(account: &str) -> String {
     format!("arn:aws:iam::{account}:root")
 }
 
-/// The model's `arnType` length bounds, which a permissions boundary must meet.
-pub const ARN_LENGTH: (usize, usize) = (20, 2048);
-
-/// A permissions boundary as CreateUser would accept it: a policy ARN of the model's length.
-pub fn is_valid_permissions_boundary(arn: &str) -> bool {
-    let (min, max) = ARN_LENGTH;
-    (min..=max).contains(&arn.chars().count()) && is_policy_arn(arn)
-}
-
 /// A managed policy ARN, AWS's (`arn:aws:iam::aws:policy/...`) or an account's
 /// (`arn:aws:iam::123456789012:policy/...`): what a permissions boundary must name.
 pub fn is_policy_arn(arn: &str) -> bool {
@@ -235,17 +231,105 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-// --- input constraints ----------------------------------------------------------------------
+// --- input rules ------------------------------------------------------------------------------
 
+/// One text rule as AWS's service model states it: a length range in characters and a pattern,
+/// whose text AWS quotes in its messages.
+#[derive(Debug, Clone, Copy)]
+pub struct TextRule {
+    pub min: usize,
+    pub max: usize,
+    pub pattern: &'static str,
+    matches: fn(&str) -> bool,
+}
+
+impl TextRule {
+    pub fn length_ok(&self, value: &str) -> bool {
+        (self.min..=self.max).contains(&value.chars().count())
+    }
+
+    pub fn pattern_ok(&self, value: &str) -> bool {
+        (self.matches)(value)
+    }
+
+    /// Both the length and the pattern hold.
+    pub fn check(&self, value: &str) -> bool {
+        self.length_ok(value) && self.pattern_ok(value)
+    }
+
+    /// The same rule with another maximum length (new user names are shorter than existing ones).
+    pub const fn with_max(self, max: usize) -> TextRule {
+        TextRule { max, ..self }
+    }
+}
+
+/// The sentence IAM writes for a user name outside its alphabet, instead of the pattern.
 pub const USER_NAME_PATTERN_MESSAGE: &str =
     "It must contain only alphanumeric characters and/or the following: +=,.@_-";
-pub const PATH_PATTERN: &str = r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)";
-pub const PATH_PREFIX_PATTERN: &str = r"\u002F[\u0021-\u007F]*";
-pub const ACCESS_KEY_ID_PATTERN: &str = r"[\w]+";
-pub const STS_ACCESS_KEY_ID_PATTERN: &str = r"[\w]*";
-pub const MARKER_PATTERN: &str = r"[\u0020-\u00FF]+";
-pub const TAG_KEY_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+";
-pub const TAG_VALUE_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*";
+
+/// A user name as the IAM actions that name an existing user take it; new names are up to 64.
+pub const USER_NAME: TextRule = TextRule {
+    min: 1,
+    max: 128,
+    pattern: r"[\w+=,.@-]+",
+    matches: |s| !s.is_empty() && s.chars().all(is_user_name_char),
+};
+pub const NEW_USER_NAME_MAX: usize = 64;
+pub const NEW_USER_NAME: TextRule = USER_NAME.with_max(NEW_USER_NAME_MAX);
+
+pub const ACCESS_KEY_ID: TextRule = TextRule {
+    min: 16,
+    max: 128,
+    pattern: r"[\w]+",
+    matches: |s| !s.is_empty() && s.chars().all(is_word_char),
+};
+/// STS's model writes the key id rule with `*` (IAM's with `+`); its messages quote it so.
+pub const STS_ACCESS_KEY_ID: TextRule = TextRule {
+    pattern: r"[\w]*",
+    matches: |s| s.chars().all(is_word_char),
+    ..ACCESS_KEY_ID
+};
+
+pub const PATH: TextRule = TextRule {
+    min: 1,
+    max: 512,
+    pattern: r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)",
+    matches: is_valid_path,
+};
+pub const PATH_PREFIX: TextRule = TextRule {
+    min: 1,
+    max: 512,
+    pattern: r"\u002F[\u0021-\u007F]*",
+    matches: is_valid_path_prefix,
+};
+pub const MARKER: TextRule = TextRule {
+    min: 1,
+    max: 320,
+    pattern: r"[\u0020-\u00FF]+",
+    matches: |s| !s.is_empty() && s.chars().all(|c| ('\u{20}'..='\u{ff}').contains(&c)),
+};
+pub const TAG_KEY: TextRule = TextRule {
+    min: 1,
+    max: 128,
+    pattern: TAG_KEY_PATTERN,
+    matches: |s| TAG_KEY_RE.is_match(s),
+};
+pub const TAG_VALUE: TextRule = TextRule {
+    min: 0,
+    max: 256,
+    pattern: TAG_VALUE_PATTERN,
+    matches: |s| TAG_VALUE_RE.is_match(s),
+};
+/// The model's `arnType` bounds; a permissions boundary must also be a managed policy's ARN.
+pub const PERMISSIONS_BOUNDARY: TextRule = TextRule {
+    min: 20,
+    max: 2048,
+    pattern: "",
+    matches: is_policy_arn,
+};
+
+const TAG_KEY_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+";
+const TAG_VALUE_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*";
 
 /// `\w` as AWS's (Java) patterns mean it: ASCII letters, digits and underscore.
 pub fn is_word_char(c: char) -> bool {
@@ -271,154 +355,32 @@ pub fn is_valid_path_prefix(p: &str) -> bool {
 /// AWS's tag patterns are Java regular expressions; `regex` has the same Unicode general
 /// categories, so the model's pattern text is used as it is.
 fn whole_match(pattern: &str) -> regex::Regex {
+    #[allow(clippy::expect_used)] // A constant pattern, compiled (and tested) once.
     regex::Regex::new(&format!("^(?:{pattern})$")).expect("the model's tag patterns compile")
 }
 
 static TAG_KEY_RE: LazyLock<regex::Regex> = LazyLock::new(|| whole_match(TAG_KEY_PATTERN));
 static TAG_VALUE_RE: LazyLock<regex::Regex> = LazyLock::new(|| whole_match(TAG_VALUE_PATTERN));
 
-pub fn is_valid_tag_key(s: &str) -> bool {
-    TAG_KEY_RE.is_match(s)
-}
-
-pub fn is_valid_tag_value(s: &str) -> bool {
-    TAG_VALUE_RE.is_match(s)
-}
-
-/// Which way a service writes ValidationError: IAM leaves the value out, STS quotes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValidationStyle {
-    Iam,
-    Sts,
-}
-
-/// Collects constraint violations and reports them as AWS does: `N validation error(s) detected: a; b`.
-#[derive(Debug)]
-pub struct Validator {
-    style: ValidationStyle,
-    violations: Vec<String>,
-    special: Option<ApiError>,
-}
-
-impl Validator {
-    pub fn new(style: ValidationStyle) -> Self {
-        Validator {
-            style,
-            violations: Vec::new(),
-            special: None,
+/// What is wrong with a set of tags, for the seed loader and state import (the Query face reports
+/// each field its own way).
+pub fn check_tags(tags: &[Tag]) -> Result<(), String> {
+    if tags.len() > TAGS_PER_USER {
+        return Err(format!("more than {TAGS_PER_USER} tags"));
+    }
+    let mut lower = std::collections::HashSet::new();
+    for t in tags {
+        if !TAG_KEY.check(&t.key) || !TAG_VALUE.check(&t.value) {
+            return Err(format!("tag '{}' breaks AWS's tag rules", t.key));
+        }
+        if !lower.insert(t.key.to_lowercase()) {
+            return Err(format!(
+                "tag key '{}' repeats (tag keys ignore case)",
+                t.key
+            ));
         }
     }
-
-    fn push(&mut self, field: &str, value: Option<&str>, constraint: &str) {
-        let subject = match (self.style, value) {
-            (_, None) => "Value null".to_string(),
-            (ValidationStyle::Iam, Some(_)) => "Value".to_string(),
-            (ValidationStyle::Sts, Some(v)) => format!("Value '{v}'"),
-        };
-        self.violations.push(format!(
-            "{subject} at '{field}' failed to satisfy constraint: {constraint}"
-        ));
-    }
-
-    /// A required parameter: records `Member must not be null` when absent.
-    pub fn required<'a>(&mut self, field: &str, value: Option<&'a str>) -> Option<&'a str> {
-        if value.is_none() {
-            self.push(field, None, "Member must not be null");
-        }
-        value
-    }
-
-    pub fn length(&mut self, field: &str, value: &str, min: usize, max: usize) -> bool {
-        let n = value.chars().count();
-        if n < min {
-            self.push(
-                field,
-                Some(value),
-                &format!("Member must have length greater than or equal to {min}"),
-            );
-            false
-        } else if n > max {
-            self.push(
-                field,
-                Some(value),
-                &format!("Member must have length less than or equal to {max}"),
-            );
-            false
-        } else {
-            true
-        }
-    }
-
-    pub fn pattern(&mut self, field: &str, value: &str, ok: bool, pattern: &str) {
-        if !ok {
-            self.push(
-                field,
-                Some(value),
-                &format!("Member must satisfy regular expression pattern: {pattern}"),
-            );
-        }
-    }
-
-    pub fn constraint(&mut self, field: &str, value: Option<&str>, constraint: &str) {
-        self.push(field, value, constraint);
-    }
-
-    /// A string with a length range and a pattern. AWS reports every constraint a value breaks,
-    /// the pattern before the length (as STS writes `2 validation errors detected`).
-    pub fn text(
-        &mut self,
-        field: &str,
-        value: &str,
-        (min, max): (usize, usize),
-        pattern_ok: bool,
-        pattern: &str,
-    ) {
-        self.pattern(field, value, pattern_ok, pattern);
-        self.length(field, value, min, max);
-    }
-
-    /// User names get AWS's own sentence instead of the generic pattern text.
-    pub fn user_name(&mut self, field: &str, value: &str, max: usize) {
-        if self.length(field, value, 1, max) && !value.chars().all(is_user_name_char) {
-            self.special.get_or_insert_with(|| {
-                ApiError::new(
-                    ErrorCode::ValidationError,
-                    format!(
-                        "The specified value for {field} is invalid. {USER_NAME_PATTERN_MESSAGE}"
-                    ),
-                )
-            });
-        }
-    }
-
-    pub fn access_key_id(&mut self, field: &str, value: &str) {
-        let ok = !value.is_empty() && value.chars().all(is_word_char);
-        self.text(field, value, (16, 128), ok, ACCESS_KEY_ID_PATTERN);
-    }
-
-    pub fn path(&mut self, field: &str, value: &str) {
-        self.text(field, value, (1, 512), is_valid_path(value), PATH_PATTERN);
-    }
-
-    pub fn finish(self) -> ApiResult<()> {
-        if let Some(special) = self.special {
-            return Err(special);
-        }
-        match self.violations.len() {
-            0 => Ok(()),
-            1 => Err(ApiError::new(
-                ErrorCode::ValidationError,
-                format!("1 validation error detected: {}", self.violations[0]),
-            )),
-            n => Err(ApiError::new(
-                ErrorCode::ValidationError,
-                format!(
-                    "{n} validation errors detected: {}",
-                    self.violations.join("; ")
-                ),
-            )),
-        }
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -440,47 +402,41 @@ mod tests {
     #[test]
     fn paths_follow_the_model_pattern() {
         for ok in ["/", "///", "/a/", "/a/b/", "/~!/"] {
-            assert!(is_valid_path(ok), "{ok}");
+            assert!(PATH.check(ok), "{ok}");
         }
         for bad in ["", "//", "a/", "/a", "/a b/", "/é/"] {
-            assert!(!is_valid_path(bad), "{bad}");
+            assert!(!PATH.check(bad), "{bad}");
         }
     }
 
     #[test]
-    fn iam_style_leaves_the_value_out() {
-        let mut v = Validator::new(ValidationStyle::Iam);
-        v.length("userName", &"a".repeat(65), 1, 64);
-        let e = v.finish().unwrap_err();
-        assert_eq!(
-            e.message,
-            "1 validation error detected: Value at 'userName' failed to satisfy constraint: \
-             Member must have length less than or equal to 64"
-        );
+    fn rules_check_length_and_pattern() {
+        assert!(NEW_USER_NAME.check("alice+bob@x.y"));
+        assert!(!NEW_USER_NAME.check(&"a".repeat(65)));
+        assert!(USER_NAME.check(&"a".repeat(128)));
+        assert!(!USER_NAME.check("bad/name"));
+        assert!(ACCESS_KEY_ID.check("AKIAIOSFODNN7EXAMPLE"));
+        assert!(!ACCESS_KEY_ID.check("AKIA-OSFODNN7EXAMPLE"));
+        assert!(TAG_VALUE.check(""));
+        assert!(!TAG_KEY.check(""));
+        assert!(TAG_KEY.check("cost center:é"));
+        assert!(PERMISSIONS_BOUNDARY.check("arn:aws:iam::aws:policy/PowerUserAccess"));
+        assert!(!PERMISSIONS_BOUNDARY.check("arn:aws:iam::aws:role/x"));
     }
 
     #[test]
-    fn several_violations_are_joined() {
-        let mut v = Validator::new(ValidationStyle::Sts);
-        v.length("accessKeyId", "abc", 16, 128);
-        v.required("other", None);
-        let e = v.finish().unwrap_err();
-        assert_eq!(
-            e.message,
-            "2 validation errors detected: Value 'abc' at 'accessKeyId' failed to satisfy constraint: \
-             Member must have length greater than or equal to 16; Value null at 'other' failed to \
-             satisfy constraint: Member must not be null"
+    fn tags_are_checked_once_for_seeds_and_imports() {
+        let tag = |k: &str| Tag {
+            key: k.into(),
+            value: "v".into(),
+        };
+        assert_eq!(check_tags(&[tag("a"), tag("b")]), Ok(()));
+        assert!(
+            check_tags(&[tag("a"), tag("A")])
+                .unwrap_err()
+                .contains("repeats")
         );
-    }
-
-    #[test]
-    fn bad_user_name_gets_the_special_sentence() {
-        let mut v = Validator::new(ValidationStyle::Iam);
-        v.user_name("userName", "bad/name", 64);
-        assert_eq!(
-            v.finish().unwrap_err().message,
-            "The specified value for userName is invalid. It must contain only alphanumeric characters and/or the following: +=,.@_-"
-        );
+        assert!(check_tags(&[tag("bad<")]).unwrap_err().contains("rules"));
     }
 
     #[test]

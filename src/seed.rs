@@ -2,8 +2,7 @@
 //! against AWS's formats, with errors that name the file, the line and the reason.
 
 use crate::model::{
-    ACCESS_KEYS_PER_USER, KeyStatus, Secret, TAGS_PER_USER, Tag, is_account_id, is_user_name_char,
-    is_valid_path, is_valid_tag_key, is_valid_tag_value,
+    ACCESS_KEYS_PER_USER, KeyStatus, NEW_USER_NAME, PATH, Secret, Tag, check_tags, is_account_id,
 };
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -228,13 +227,17 @@ impl Checker<'_> {
                 format!("the secret of access key '{id}' is not in AWS's format (40 characters of A-Z, a-z, 0-9, + and /)"),
             );
         }
-        let status = match k.status.as_ref().map(|s| s.get_ref().as_str()) {
-            None | Some("Active") => KeyStatus::Active,
-            Some("Inactive") => KeyStatus::Inactive,
-            Some(other) => {
-                let at = k.status.as_ref().map_or(0, |s| s.span().start);
-                return self.err(at, format!("status '{other}' must be Active or Inactive"));
-            }
+        let status = match &k.status {
+            None => KeyStatus::Active,
+            Some(s) => match KeyStatus::parse(s.get_ref()) {
+                Some(status) => status,
+                None => {
+                    return self.err(
+                        s.span().start,
+                        format!("status '{}' must be Active or Inactive", s.get_ref()),
+                    );
+                }
+            },
         };
         let create_date = match &k.create_date {
             None => None,
@@ -244,7 +247,7 @@ impl Checker<'_> {
                     &time::format_description::well_known::Rfc3339,
                 );
                 match parsed {
-                    Ok(t) => Some(crate::unix_millis(t)),
+                    Ok(t) => Some(crate::clock::unix_millis(t)),
                     Err(_) => {
                         return self.err(
                             d.span().start,
@@ -283,7 +286,7 @@ impl Checker<'_> {
     fn user(&mut self, u: RawUser) -> Result<SeedUser, SeedError> {
         let at = u.name.span().start;
         let name = u.name.into_inner();
-        if name.is_empty() || name.len() > 64 || !name.chars().all(is_user_name_char) {
+        if !NEW_USER_NAME.check(&name) {
             return self.err(
                 at,
                 format!(
@@ -294,7 +297,7 @@ impl Checker<'_> {
         let path = match u.path {
             None => "/".to_string(),
             Some(p) => {
-                if !is_valid_path(p.get_ref()) || p.get_ref().len() > 512 {
+                if !PATH.check(p.get_ref()) {
                     return self.err(
                         p.span().start,
                         format!("path '{}' must be '/' or start and end with '/' (printable ASCII, at most 512)", p.get_ref()),
@@ -311,31 +314,8 @@ impl Checker<'_> {
             .into_iter()
             .map(|(key, value)| Tag { key, value })
             .collect();
-        if tags.len() > TAGS_PER_USER {
-            return self.err(
-                tags_at,
-                format!("user '{name}' has more than {TAGS_PER_USER} tags"),
-            );
-        }
-        let mut lower = HashSet::new();
-        for t in &tags {
-            let key_ok = (1..=128).contains(&t.key.chars().count()) && is_valid_tag_key(&t.key);
-            let value_ok = t.value.chars().count() <= 256 && is_valid_tag_value(&t.value);
-            if !key_ok || !value_ok {
-                return self.err(
-                    tags_at,
-                    format!("tag '{}' of user '{name}' breaks AWS's tag rules", t.key),
-                );
-            }
-            if !lower.insert(t.key.to_lowercase()) {
-                return self.err(
-                    tags_at,
-                    format!(
-                        "tag key '{}' of user '{name}' repeats (tag keys ignore case)",
-                        t.key
-                    ),
-                );
-            }
+        if let Err(why) = check_tags(&tags) {
+            return self.err(tags_at, format!("user '{name}': {why}"));
         }
         let access_keys = self.keys(u.access_keys, &format!("user '{name}'"), at)?;
         Ok(SeedUser {

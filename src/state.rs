@@ -1,6 +1,6 @@
 //! The whole state as a JSON document (secrets included), for export, import and snapshots.
 
-use crate::model::{KeyStatus, LastUsed};
+use crate::model::LastUsed;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -77,16 +77,8 @@ pub fn millis_to_rfc3339(ms: i64) -> String {
 
 pub fn rfc3339_to_millis(s: &str) -> Result<i64, String> {
     OffsetDateTime::parse(s, &Rfc3339)
-        .map(crate::unix_millis)
+        .map(crate::clock::unix_millis)
         .map_err(|_| format!("'{s}' is not an RFC 3339 timestamp"))
-}
-
-pub fn status_from_state(s: &str) -> Result<KeyStatus, String> {
-    match s {
-        "Active" => Ok(KeyStatus::Active),
-        "Inactive" => Ok(KeyStatus::Inactive),
-        other => Err(format!("status '{other}' must be Active or Inactive")),
-    }
 }
 
 impl LastUsedState {

@@ -9,7 +9,7 @@
 use http::{HeaderMap, HeaderValue};
 use iamlite::query::Params;
 use iamlite::sigv4::{self, RequestParts};
-use iamlite::{ErrorCode, Secret};
+use iamlite::{ApiError, ErrorCode, Secret};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
@@ -473,7 +473,7 @@ fn exercise(
         authority,
         payload_sha256: &payload,
     };
-    let claim = match sigv4::parse(&parts) {
+    let claim = match sigv4::parse(&parts).map_err(ApiError::from) {
         Ok(claim) => claim,
         Err(e) => {
             prop_assert!(
@@ -489,14 +489,14 @@ fn exercise(
         }
     };
     prop_assert_eq!(claim.signature.len(), 64);
-    let timely = sigv4::check_time(&claim, now);
+    let timely = sigv4::check_time(&claim, now).map_err(ApiError::from);
     if let Err(e) = &timely {
         prop_assert!(
             e.code == ErrorCode::SignatureDoesNotMatch,
             "check_time gave {e}"
         );
     }
-    match sigv4::canonical_request(&parts, &claim) {
+    match sigv4::canonical_request(&parts, &claim).map_err(ApiError::from) {
         Ok(canonical) => {
             let sts = sigv4::string_to_sign(&claim, &canonical);
             // The key is derived only for requests inside the time window, as in auth.rs.
@@ -505,11 +505,11 @@ fn exercise(
                 // the cost of a case in debug builds, and timely claims have few distinct scopes.
                 let key = KEYS.with(|keys| {
                     keys.borrow_mut()
-                        .entry(claim.scope.to_scope_string())
+                        .entry(claim.scope_string())
                         .or_insert_with(|| sigv4::signing_key(&Secret::new("secret"), &claim))
                         .clone()
                 });
-                let verdict = sigv4::verify(&claim, &key, &sts);
+                let verdict = sigv4::verify(&claim, &key, &sts).map_err(ApiError::from);
                 if let Err(e) = verdict {
                     prop_assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
                 }

@@ -1499,6 +1499,7 @@ fn aws_signing_test_suite() {
             payload_sha256: "",
         };
         let claim = sigv4::Claim {
+            scheme: &sigv4::Scheme::AWS4,
             access_key_id: "AKIDEXAMPLE".into(),
             scope: sigv4::Scope {
                 date: "20150830".into(),

@@ -1,6 +1,7 @@
 //! Response bodies: the Query protocol's success envelope, `ErrorResponse`, and the XML shapes actions share.
 
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+use crate::core::UserView;
 use crate::model::{Tag, User};
 use quick_xml::escape::partial_escape;
 use serde::Serialize;
@@ -114,6 +115,26 @@ pub struct PermissionsBoundaryXml {
 }
 
 impl UserXml {
+    /// GetUser's shape: the root user has no name or path, and answers with the account id.
+    pub fn from_view(view: UserView) -> Self {
+        match view {
+            UserView::User(user) => UserXml::new(user, true),
+            UserView::Root {
+                account_id,
+                arn,
+                create_date,
+            } => UserXml {
+                path: None,
+                user_name: None,
+                user_id: account_id,
+                arn,
+                create_date: timestamp(create_date),
+                permissions_boundary: None,
+                tags: None,
+            },
+        }
+    }
+
     pub fn new(user: User, with_tags: bool) -> Self {
         let arn = user.arn();
         let tags = (with_tags && !user.tags.is_empty())

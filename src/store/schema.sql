@@ -1,4 +1,4 @@
--- iamlite schema, version 2 (v2 added users.permissions_boundary). Timestamps are milliseconds since the Unix epoch (UTC).
+-- iamlite schema, version 3 (v2 added users.permissions_boundary; v3 stores propagation deadlines). Timestamps are milliseconds since the Unix epoch (UTC).
 
 CREATE TABLE accounts (
     account_id  TEXT PRIMARY KEY,
@@ -25,8 +25,9 @@ CREATE TABLE user_tags (
 ) WITHOUT ROWID;
 
 -- user_id NULL marks a key of the account's root user.
--- status_changed and prior_status model IAM's propagation delay: until status_changed + delay the
--- key still behaves as prior_status (NULL: as if it did not exist yet). Seeded keys use 0.
+-- status_effective and prior_status model IAM's propagation delay: until status_effective (the
+-- change's time plus the delay in force when it was made) the key still behaves as prior_status
+-- (NULL: as if it did not exist yet). Seeded and imported keys use 0.
 CREATE TABLE access_keys (
     access_key_id     TEXT PRIMARY KEY,
     account_id        TEXT NOT NULL REFERENCES accounts(account_id),
@@ -34,7 +35,7 @@ CREATE TABLE access_keys (
     secret            TEXT NOT NULL,
     status            TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
     create_date       INTEGER NOT NULL,
-    status_changed    INTEGER NOT NULL DEFAULT 0,
+    status_effective  INTEGER NOT NULL DEFAULT 0,
     prior_status      TEXT CHECK (prior_status IN ('Active', 'Inactive')),
     last_used_date    INTEGER,
     last_used_service TEXT,
@@ -43,7 +44,8 @@ CREATE TABLE access_keys (
 -- Covers ListAccessKeys (status included), so a listing never visits the table itself.
 CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date, access_key_id, status);
 
--- Keys deleted less than a propagation delay ago still sign requests; only used with a delay.
+-- Keys deleted less than a propagation delay ago still sign requests until visible_until (fixed at
+-- deletion, so a longer delay after a restart does not revive them); only used with a delay.
 CREATE TABLE deleted_access_keys (
     access_key_id TEXT PRIMARY KEY,
     account_id    TEXT NOT NULL,
@@ -52,5 +54,6 @@ CREATE TABLE deleted_access_keys (
     user_path     TEXT,
     secret        TEXT NOT NULL,
     status        TEXT NOT NULL,
-    deleted_at    INTEGER NOT NULL
+    deleted_at    INTEGER NOT NULL,
+    visible_until INTEGER NOT NULL
 );

@@ -1,6 +1,6 @@
 //! Request parameters from the URL query and the form body: strict decoding, first-wins lookups, `member.N` lists.
 
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
 use percent_encoding::percent_decode;
 use std::collections::BTreeMap;
 
@@ -117,7 +117,10 @@ mod tests {
     fn bad_escapes_and_bad_utf8_are_rejected() {
         for bad in [&b"a=%zz"[..], b"a=%4", b"a=%", b"a=%ff%fe", b"\xff=1"] {
             let err = Params::parse(bad, b"").unwrap_err();
-            assert_eq!(err.code, crate::error::ErrorCode::MalformedQueryString);
+            assert_eq!(
+                err.code,
+                crate::query::error::ErrorCode::MalformedQueryString
+            );
         }
     }
 

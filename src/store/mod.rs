@@ -1,0 +1,284 @@
+//! The state store over SQLite: one method per use case, IAM's rules enforced inside each write's
+//! transaction; the handle, its connections, and how reads and writes reach them.
+//!
+//! Reads run on a small pool of read-only connections (WAL lets them proceed while a write commits).
+//! Writes go to one writer thread (`writer`) that batches whatever is queued into a single
+//! transaction, one SAVEPOINT per write, and fsyncs once before acknowledging the whole batch
+//! (group commit). A write is acknowledged only after its COMMIT returned, so acknowledged writes
+//! survive a kill -9. Last-used records are buffered in memory (`cache`) and folded into the next
+//! batch, so signing a request does not cost a durable write, while GetAccessKeyLastUsed still sees
+//! the use at once. The use cases live by concern: `users`, `access_keys`, `snapshot` (seed, reset,
+//! export, import), over the row helpers of `rows`.
+
+mod access_keys;
+mod cache;
+mod page;
+mod rows;
+mod schema;
+mod snapshot;
+mod users;
+mod writer;
+
+pub use schema::SCHEMA_VERSION;
+
+use crate::clock::Clock;
+use crate::config::Storage;
+use crate::error::{Error, Result};
+use cache::{Invalidate, Shared};
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use writer::Command;
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        tracing::error!(error = %err, "store error");
+        Error::Storage
+    }
+}
+
+struct Inner {
+    target: String,
+    flags: OpenFlags,
+    /// File-backed (WAL, fsync on commit) rather than in-memory.
+    durable: bool,
+    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Option<mpsc::Sender<Command>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    shared: Arc<Shared>,
+    /// IAM's propagation delay in milliseconds (0: changes apply at once).
+    propagation_delay_ms: AtomicI64,
+}
+
+/// Handle to the state; cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("target", &self.inner.target)
+            .finish()
+    }
+}
+
+/// Why a store could not be opened; the message is meant for the person starting the server.
+#[derive(Debug)]
+pub struct OpenError(pub String);
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+fn open_err(context: &str, e: impl std::fmt::Display) -> OpenError {
+    OpenError(format!("{context}: {e}"))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Data behind these locks stays consistent even if a holder panicked.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private_file(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the store on real time and starts its writer thread.
+    pub fn open(storage: &Storage) -> std::result::Result<Store, OpenError> {
+        Store::open_with_clock(storage, Arc::new(Clock::default()))
+    }
+
+    /// Opens the store with the clock that judges its lifetimes (propagation deadlines).
+    pub fn open_with_clock(
+        storage: &Storage,
+        clock: Arc<Clock>,
+    ) -> std::result::Result<Store, OpenError> {
+        let (target, flags, durable) = match storage {
+            Storage::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| open_err(&format!("cannot create {}", dir.display()), e))?;
+                }
+                create_private_file(path)
+                    .map_err(|e| open_err(&format!("cannot create {}", path.display()), e))?;
+                (
+                    path.to_string_lossy().into_owned(),
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    true,
+                )
+            }
+            Storage::InMemory => (
+                // memdb with a leading '/' is one database shared by every connection of this process.
+                format!("file:/iamlite-{}?vfs=memdb", uuid::Uuid::new_v4().simple()),
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                false,
+            ),
+        };
+        let mut conn = Connection::open_with_flags(&target, flags)
+            .map_err(|e| open_err(&format!("cannot open database {target}"), e))?;
+        schema::configure_writer(&mut conn, durable)
+            .map_err(|e| open_err("cannot configure database", e))?;
+        schema::migrate(&conn)?;
+        // Deletions whose propagation ended while no server ran are forgotten now, not at the
+        // next delete.
+        writer::purge_tombstones(&conn, clock.now_millis())
+            .map_err(|e| open_err("cannot purge propagated deletions", e))?;
+
+        let shared = Arc::new(Shared::new(clock));
+        let (tx, rx) = mpsc::channel();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("iamlite-writer".into())
+            .spawn(move || writer::run(conn, rx, thread_shared))
+            .map_err(|e| open_err("cannot start writer thread", e))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                target,
+                flags,
+                durable,
+                readers: Mutex::new(Vec::new()),
+                writer: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
+                shared,
+                propagation_delay_ms: AtomicI64::new(0),
+            }),
+        })
+    }
+
+    fn reader(&self) -> Result<Connection> {
+        if let Some(conn) = lock(&self.inner.readers).pop() {
+            return Ok(conn);
+        }
+        let mut conn = Connection::open_with_flags(&self.inner.target, self.inner.flags)?;
+        schema::configure(&mut conn, self.inner.durable)?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(conn)
+    }
+
+    /// Runs a read on a pooled connection.
+    fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+        let conn = self.reader()?;
+        let result = f(&conn);
+        lock(&self.inner.readers).push(conn);
+        result
+    }
+
+    fn submit(&self, cmd: Command) -> Result<()> {
+        let guard = lock(&self.inner.writer);
+        let Some(tx) = guard.as_ref() else {
+            return Err(Error::ShuttingDown);
+        };
+        tx.send(cmd).map_err(|_| Error::Storage)
+    }
+
+    /// Runs `f` inside the writer's transaction and resolves once it is durable, after dropping
+    /// the cached credentials `invalidate` names.
+    async fn write<R: Send + 'static>(
+        &self,
+        invalidate: Invalidate,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(writer::job(f, tx, invalidate))?;
+        rx.await.map_err(|_| Error::Storage)?
+    }
+
+    /// Makes buffered last-used records durable now.
+    pub async fn flush(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Command::Flush(tx))?;
+        rx.await.map_err(|_| Error::Storage)
+    }
+
+    /// Flushes and stops the writer thread; later writes fail with `Error::ShuttingDown`.
+    pub fn close(&self) {
+        let sender = lock(&self.inner.writer).take();
+        drop(sender);
+        if let Some(handle) = lock(&self.inner.thread).take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Makes new keys wait, and deactivated or deleted keys keep working, for `delay` (IAM's
+    /// eventual consistency). Zero, the default, applies every change at once. Changes already
+    /// made keep the deadline they were made with.
+    pub fn set_propagation_delay(&self, delay: Duration) {
+        let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.inner.propagation_delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn propagation_delay_ms(&self) -> i64 {
+        self.inner.propagation_delay_ms.load(Ordering::Relaxed)
+    }
+
+    /// How often the writer forgets deletions that have propagated (a minute unless changed).
+    pub fn set_purge_interval(&self, every: Duration) {
+        self.inner.shared.set_purge_interval(every);
+    }
+
+    /// (accounts, users, access keys) for the health endpoint.
+    pub fn counts(&self) -> Result<(i64, i64, i64)> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM users),
+                        (SELECT COUNT(*) FROM access_keys)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?)
+        })
+    }
+
+    /// Deleted keys still remembered for propagation (their count, for tests and health).
+    pub fn tombstones(&self) -> Result<i64> {
+        self.read(
+            |c| Ok(c.query_row("SELECT COUNT(*) FROM deleted_access_keys", [], |r| r.get(0))?),
+        )
+    }
+
+    /// `PRAGMA integrity_check`'s first line (`ok` for a sound database).
+    pub fn integrity_check(&self) -> Result<String> {
+        self.read(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        lock(&self.writer).take();
+        if let Some(handle) = lock(&self.thread).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

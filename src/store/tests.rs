@@ -1,0 +1,187 @@
+//! Store rules checked directly, without a server: quotas, conflicts, batches and propagation.
+
+use super::*;
+use crate::core::PageRequest;
+use crate::ids::IdGen;
+use crate::model::{KeyStatus, Owner, Secret, User};
+use crate::seed::Seed;
+
+const ACCOUNT: &str = "123456789012";
+
+fn test_user(name: &str) -> User {
+    User {
+        user_id: String::new(),
+        account_id: ACCOUNT.into(),
+        name: name.into(),
+        path: "/".into(),
+        create_date: 1,
+        permissions_boundary: None,
+        tags: Vec::new(),
+    }
+}
+
+fn first_page() -> PageRequest {
+    PageRequest {
+        marker: None,
+        max_items: 100,
+    }
+}
+
+async fn store() -> (Store, Arc<IdGen>) {
+    let s = Store::open(&Storage::InMemory).unwrap();
+    let seed =
+        Seed::default().with_default_account(ACCOUNT, "AKIAIOSFODNN7EXAMPLE", &Secret::new("s"));
+    let ids = Arc::new(IdGen::seeded(1));
+    s.apply_seed(Arc::new(seed), ids.clone(), 0).await.unwrap();
+    (s, ids)
+}
+
+#[tokio::test]
+async fn quota_is_two_keys_and_counts_inactive_ones() {
+    let (s, ids) = store().await;
+    s.create_user(test_user("alice"), ids.clone())
+        .await
+        .unwrap();
+    let owner = Owner::User("alice".into());
+    let mut created = Vec::new();
+    for _ in 0..2 {
+        let key = s
+            .create_access_key(ACCOUNT, owner.clone(), ids.clone(), Secret::new("x"), 2)
+            .await
+            .unwrap();
+        created.push(key.meta.access_key_id);
+    }
+    s.update_access_key(
+        ACCOUNT,
+        owner.clone(),
+        created[0].clone(),
+        KeyStatus::Inactive,
+        3,
+    )
+    .await
+    .unwrap();
+    let err = s
+        .create_access_key(ACCOUNT, owner.clone(), ids.clone(), Secret::new("x"), 3)
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::AccessKeyQuota { limit: 2 });
+    let err = s.delete_user(ACCOUNT, "ALICE".into()).await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::UserHasAccessKeys {
+            name: "alice".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn failed_write_in_a_batch_changes_nothing() {
+    let (s, ids) = store().await;
+    s.create_user(test_user("bob"), ids.clone()).await.unwrap();
+    let err = s.create_user(test_user("BOB"), ids).await.unwrap_err();
+    assert_eq!(err, Error::UserAlreadyExists { name: "BOB".into() });
+    let page = s.list_users(ACCOUNT, "/", &first_page()).unwrap();
+    assert_eq!(page.items.len(), 1);
+}
+
+#[tokio::test]
+async fn a_drawn_id_already_in_use_is_drawn_again() {
+    let (s, _) = store().await;
+    // Two generators with the same seed draw the same ids: the second one's first draw collides.
+    let user = s
+        .create_user(test_user("first"), Arc::new(IdGen::seeded(9)))
+        .await
+        .unwrap();
+    let again = s
+        .create_user(test_user("second"), Arc::new(IdGen::seeded(9)))
+        .await
+        .unwrap();
+    assert_ne!(user.user_id, again.user_id);
+    let key = s
+        .create_access_key(
+            ACCOUNT,
+            Owner::Root,
+            Arc::new(IdGen::seeded(5)),
+            Secret::new("x"),
+            1,
+        )
+        .await
+        .unwrap();
+    let other = s
+        .create_access_key(
+            ACCOUNT,
+            Owner::Root,
+            Arc::new(IdGen::seeded(5)),
+            Secret::new("x"),
+            1,
+        )
+        .await
+        .unwrap_err();
+    // The root user now has its seeded key and one more: the quota, not a collision, refuses.
+    assert_eq!(other, Error::AccessKeyQuota { limit: 2 });
+    s.delete_access_key(ACCOUNT, Owner::Root, key.meta.access_key_id.clone(), 2)
+        .await
+        .unwrap();
+    s.set_propagation_delay(Duration::from_secs(60));
+    let third = s
+        .create_access_key(
+            ACCOUNT,
+            Owner::Root,
+            Arc::new(IdGen::seeded(5)),
+            Secret::new("x"),
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        third.meta.access_key_id, key.meta.access_key_id,
+        "a deleted id may be drawn again once nothing remembers it"
+    );
+    s.delete_access_key(ACCOUNT, Owner::Root, third.meta.access_key_id.clone(), 4)
+        .await
+        .unwrap();
+    let fourth = s
+        .create_access_key(
+            ACCOUNT,
+            Owner::Root,
+            Arc::new(IdGen::seeded(5)),
+            Secret::new("x"),
+            5,
+        )
+        .await
+        .unwrap();
+    assert_ne!(
+        fourth.meta.access_key_id, third.meta.access_key_id,
+        "an id whose deletion is still propagating is not reused"
+    );
+}
+
+#[tokio::test]
+async fn propagated_deletions_are_purged_on_a_timer() {
+    let clock = Arc::new(Clock::default());
+    let s = Store::open_with_clock(&Storage::InMemory, clock.clone()).unwrap();
+    let seed =
+        Seed::default().with_default_account(ACCOUNT, "AKIAIOSFODNN7EXAMPLE", &Secret::new("s"));
+    let ids = Arc::new(IdGen::seeded(1));
+    s.apply_seed(Arc::new(seed), ids.clone(), 0).await.unwrap();
+    s.set_propagation_delay(Duration::from_secs(10));
+    s.set_purge_interval(Duration::from_millis(50));
+    let now = clock.now_millis();
+    let key = s
+        .create_access_key(ACCOUNT, Owner::Root, ids, Secret::new("x"), now)
+        .await
+        .unwrap();
+    s.delete_access_key(ACCOUNT, Owner::Root, key.meta.access_key_id, now)
+        .await
+        .unwrap();
+    assert_eq!(s.tombstones().unwrap(), 1);
+    // The writer wakes at least every half second; the deletion has not propagated yet.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(s.tombstones().unwrap(), 1);
+    clock.advance(Duration::from_secs(11));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while s.tombstones().unwrap() != 0 {
+        assert!(std::time::Instant::now() < deadline, "not purged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

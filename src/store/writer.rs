@@ -1,0 +1,185 @@
+//! The writer thread: group commit of queued writes, one SAVEPOINT each, last-used records folded
+//! into each batch, and the purge of deletions that have propagated.
+
+use super::cache::{Invalidate, Shared};
+use crate::error::{Error, Result};
+use crate::model::LastUsed;
+use rusqlite::{Connection, params};
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Most writes folded into one transaction.
+const MAX_BATCH: usize = 512;
+/// How long buffered last-used records may wait for a write batch to carry them.
+const LAST_USED_FLUSH: Duration = Duration::from_millis(500);
+
+/// One queued write: `run` inside the batch's transaction, then `finish` once the batch's fate is known.
+pub(super) trait WriteJob: Send {
+    /// Runs the write; `false` means it failed and its savepoint must be rolled back.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the waiting request with the write's result, or the commit's failure.
+    fn finish(self: Box<Self>, commit: Result<()>);
+}
+
+struct Job<F, R> {
+    work: Option<F>,
+    result: Option<Result<R>>,
+    reply: oneshot::Sender<Result<R>>,
+}
+
+impl<F, R> WriteJob for Job<F, R>
+where
+    F: FnOnce(&Connection) -> Result<R> + Send,
+    R: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)))
+            .unwrap_or(Err(Error::Storage));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<()>) {
+        let outcome = match self.result {
+            Some(Ok(v)) => commit.map(|_| v),
+            Some(Err(e)) => Err(e),
+            None => Err(commit.err().unwrap_or(Error::Storage)),
+        };
+        let _ = self.reply.send(outcome);
+    }
+}
+
+pub(super) enum Command {
+    Write(Box<dyn WriteJob>, Invalidate),
+    Flush(oneshot::Sender<()>),
+}
+
+pub(super) fn job<F, R>(
+    work: F,
+    reply: oneshot::Sender<Result<R>>,
+    invalidate: Invalidate,
+) -> Command
+where
+    F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    R: Send + 'static,
+{
+    Command::Write(
+        Box::new(Job {
+            work: Some(work),
+            result: None,
+            reply,
+        }),
+        invalidate,
+    )
+}
+
+/// Forgets deleted keys whose deletion has reached every host by `now`.
+pub(super) fn purge_tombstones(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM deleted_access_keys WHERE visible_until <= ?1")?
+        .execute([now])
+}
+
+pub(super) fn run(conn: Connection, rx: mpsc::Receiver<Command>, shared: std::sync::Arc<Shared>) {
+    let mut open = true;
+    let mut last_purge = Instant::now();
+    while open {
+        let first = match rx.recv_timeout(LAST_USED_FLUSH) {
+            Ok(cmd) => Some(cmd),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                open = false;
+                None
+            }
+        };
+        let mut batch: Vec<Command> = first.into_iter().collect();
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        if last_purge.elapsed() >= shared.purge_interval() {
+            last_purge = Instant::now();
+            if let Err(e) = purge_tombstones(&conn, shared.clock.now_millis()) {
+                tracing::warn!(error = %e, "cannot purge propagated deletions");
+            }
+        }
+        let pending = shared.pending_uses();
+        if batch.is_empty() && pending.is_empty() {
+            continue;
+        }
+        run_batch(&conn, batch, &pending, &shared);
+    }
+}
+
+fn run_batch(
+    conn: &Connection,
+    batch: Vec<Command>,
+    pending: &HashMap<String, LastUsed>,
+    shared: &Shared,
+) {
+    let mut completions = Vec::with_capacity(batch.len());
+    let mut invalidations = Vec::new();
+    let mut flushes = Vec::new();
+    let began = conn.execute_batch("BEGIN IMMEDIATE");
+    for cmd in batch {
+        match cmd {
+            Command::Flush(reply) => flushes.push(reply),
+            Command::Write(mut job, invalidate) => {
+                invalidations.push(invalidate);
+                // Without a transaction nothing may run; the job is answered with the failure.
+                if began.is_ok() {
+                    let savepoint = conn.execute_batch("SAVEPOINT job");
+                    let ok = savepoint.is_ok() && job.run(conn);
+                    let end = if ok {
+                        conn.execute_batch("RELEASE job")
+                    } else {
+                        conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                    };
+                    if let Err(e) = end {
+                        tracing::error!(error = %e, "savepoint failed");
+                    }
+                }
+                completions.push(job);
+            }
+        }
+    }
+    let mut outcome: Result<()> = began.map_err(Error::from);
+    if outcome.is_ok() {
+        if let Err(e) = write_last_used(conn, pending) {
+            tracing::error!(error = %e, "cannot record last use");
+        }
+        outcome = conn.execute_batch("COMMIT").map_err(Error::from);
+        if outcome.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+    if outcome.is_ok() {
+        shared.forget_written_uses(pending);
+    }
+    // Before anyone hears of the write: drop what it may have made stale.
+    shared.invalidate(invalidations);
+    for job in completions {
+        job.finish(outcome.clone());
+    }
+    for reply in flushes {
+        let _ = reply.send(());
+    }
+}
+
+fn write_last_used(conn: &Connection, pending: &HashMap<String, LastUsed>) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE access_keys SET last_used_date = ?2, last_used_service = ?3, last_used_region = ?4
+         WHERE access_key_id = ?1",
+    )?;
+    for (id, used) in pending {
+        stmt.execute(params![id, used.date, used.service, used.region])?;
+    }
+    Ok(())
+}
