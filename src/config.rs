@@ -212,6 +212,22 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
+
+    /// Largest request body read, in bytes; a larger one gets 413 without being read.
+    #[arg(long, env = "IAMLITE_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+
+    /// Time allowed for a request's headers to arrive (also the idle limit of a new connection).
+    #[arg(long, env = "IAMLITE_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Time allowed for a request's body to arrive.
+    #[arg(long, env = "IAMLITE_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
+
+    /// How long a stop waits for in-flight requests before dropping them.
+    #[arg(long, env = "IAMLITE_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
 }
 
 impl ServeArgs {
@@ -235,7 +251,13 @@ impl ServeArgs {
             propagation_delay: self.propagation_delay,
             admin_token: self.admin_token.map(Secret::new),
             allowed_hosts: self.allowed_hosts,
-            limits: Limits::default(),
+            limits: Limits {
+                max_body_bytes: self.max_body_bytes,
+                header_read_timeout: self.header_timeout,
+                body_read_timeout: self.body_timeout,
+                shutdown_grace: self.shutdown_grace,
+                ..Limits::default()
+            },
         })
     }
 }
@@ -255,6 +277,8 @@ mod tests {
         assert_eq!(cfg.root_secret_access_key, def.root_secret_access_key);
         assert_eq!(cfg.propagation_delay, def.propagation_delay);
         assert_eq!(cfg.id_seed, None);
+        assert_eq!(cfg.limits, def.limits);
+        assert!(cfg.allowed_hosts.is_empty());
     }
 
     #[test]

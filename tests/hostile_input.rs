@@ -29,9 +29,11 @@ use tokio::net::TcpStream;
 const ONE_MIB: usize = 1024 * 1024;
 /// Bound on any single wait for an answer that should come at once.
 const PROMPT: Duration = Duration::from_secs(10);
-/// Bound on waits that include one of the server's 10 s timeouts (`Limits`), with room for a
-/// loaded machine.
-const AFTER_SERVER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The server's header and body timeouts for these tests, lowered from the 10 s defaults so that
+/// the slow clients wait seconds, not tens of seconds.
+const SERVER_TIMEOUT_ARGS: &[&str] = &["--header-timeout", "3s", "--body-timeout", "3s"];
+/// Bound on waits that include one of the server's timeouts, with room for a loaded machine.
+const AFTER_SERVER_TIMEOUT: Duration = Duration::from_secs(15);
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// An empty HTTP/2 SETTINGS frame.
 const H2_EMPTY_SETTINGS: [u8; 9] = [0, 0, 0, 4, 0, 0, 0, 0, 0];
@@ -1068,7 +1070,7 @@ async fn idle_connections(ctx: &Ctx) -> Outcome {
     ))
 }
 
-// --- slow clients (each waits out one of the server's 10 s timeouts) --------------------------------
+// --- slow clients (each waits out one of the server's timeouts) -----------------------------------
 
 async fn half_the_headers_then_a_stall(addr: SocketAddr, host: String) -> Outcome {
     let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
@@ -1250,10 +1252,11 @@ macro_rules! run {
 async fn hostile_input_corpus_gets_4xx_or_a_clean_close_and_leaves_the_store_unchanged() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Binary::spawn(
+    let mut server = Binary::spawn_with(
         &dir.path().join("iamlite.db"),
         &dir.path().join("iamlite.log"),
         "iamlite=debug",
+        SERVER_TIMEOUT_ARGS,
     );
     let ctx = Arc::new(Ctx {
         addr: server.addr,
@@ -1360,10 +1363,11 @@ async fn hostile_input_corpus_gets_4xx_or_a_clean_close_and_leaves_the_store_unc
 /// Connects, sends `bytes`, and waits for the server to close the connection on its own.
 async fn server_closes_a_stalled_connection(bytes: &[u8]) -> Result<Duration, String> {
     let dir = tempfile::tempdir().unwrap();
-    let server = Binary::spawn(
+    let server = Binary::spawn_with(
         &dir.path().join("iamlite.db"),
         &dir.path().join("iamlite.log"),
         "iamlite=info",
+        SERVER_TIMEOUT_ARGS,
     );
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream.write_all(bytes).await.unwrap();

@@ -7,6 +7,7 @@ use common::*;
 use iamlite::store::{SCHEMA_VERSION, Store};
 use iamlite::{Config, Server, Storage};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 fn file_config(path: &std::path::Path) -> Config {
     Config {
@@ -107,6 +108,20 @@ async fn users_keys_and_last_use_survive_a_restart_on_the_same_file() {
 
     let server = Server::start(file_config(&path)).await.unwrap();
     let iam = root_iam(&server);
+    // Read first: any call signed with alice's key would record a new use and hide a lost one.
+    let used = iam
+        .get_access_key_last_used()
+        .access_key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .access_key_last_used
+        .unwrap();
+    assert_eq!(used.service_name(), "sts");
+    assert!(
+        used.last_used_date().is_some(),
+        "the use before the restart is remembered"
+    );
     let keys = iam
         .list_access_keys()
         .user_name("alice")
@@ -123,15 +138,6 @@ async fn users_keys_and_last_use_survive_a_restart_on_the_same_file() {
         .await
         .unwrap();
     assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/alice"));
-    let used = iam
-        .get_access_key_last_used()
-        .access_key_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .access_key_last_used
-        .unwrap();
-    assert_eq!(used.service_name(), "sts");
     assert_eq!(server.store().integrity_check().unwrap(), "ok");
     server.shutdown().await;
 }
@@ -166,4 +172,139 @@ async fn the_configured_root_key_is_restored_at_start_up() {
     let server = Server::start(file_config(&path)).await.unwrap();
     root_iam(&server).list_users().send().await.unwrap();
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restart_with_a_longer_propagation_delay_does_not_revive_old_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iamlite.db");
+    let short = Duration::from_millis(300);
+    let config = |delay| Config {
+        propagation_delay: delay,
+        ..file_config(&path)
+    };
+    let server = Server::start(config(short)).await.unwrap();
+    let iam = root_iam(&server);
+    let (deactivated, deactivated_secret) = user_with_key(&iam, "alice").await;
+    let (deleted, deleted_secret) = user_with_key(&iam, "bob").await;
+    // Real time passes here: the clock's offset is not kept across restarts.
+    tokio::time::sleep(short * 2).await;
+    sts_as(&server, &deactivated, &deactivated_secret)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    iam.update_access_key()
+        .user_name("alice")
+        .access_key_id(&deactivated)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_access_key()
+        .user_name("bob")
+        .access_key_id(&deleted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(server.store().tombstones().unwrap(), 1);
+    tokio::time::sleep(short * 2).await;
+    for (id, secret) in [
+        (&deactivated, &deactivated_secret),
+        (&deleted, &deleted_secret),
+    ] {
+        let err = aws_error(
+            sts_as(&server, id, secret)
+                .get_caller_identity()
+                .send()
+                .await,
+        );
+        assert_eq!(err.code, "InvalidClientTokenId");
+    }
+    server.shutdown().await;
+
+    // An hour's delay now must not reopen the window the old changes already closed.
+    let server = Server::start(config(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.store().tombstones().unwrap(),
+        0,
+        "deletions that had propagated are forgotten at start-up"
+    );
+    for (id, secret) in [
+        (&deactivated, &deactivated_secret),
+        (&deleted, &deleted_secret),
+    ] {
+        let err = aws_error(
+            sts_as(&server, id, secret)
+                .get_caller_identity()
+                .send()
+                .await,
+        );
+        assert_eq!(err.code, "InvalidClientTokenId", "{id} came back to life");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_version_2_database_is_upgraded_in_place_and_keeps_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v2 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/schema-v2.sql"
+    ))
+    .unwrap();
+    conn.execute_batch(&v2).unwrap();
+    conn.execute_batch(
+        "PRAGMA user_version = 2;
+         INSERT INTO accounts VALUES ('123456789012', 0);
+         INSERT INTO users VALUES ('AIDAOLDUSER000000000', '123456789012', 'old', '/', 0, NULL);
+         INSERT INTO access_keys (access_key_id, account_id, user_id, secret, status, create_date,
+                                  status_changed, prior_status)
+         VALUES ('AKIAOLDKEY0000000000', '123456789012', 'AIDAOLDUSER000000000',
+                 'oldSecret000000000000000000000000000000A', 'Active', 1000, 1000, NULL);
+         INSERT INTO deleted_access_keys VALUES ('AKIAGONE000000000000', '123456789012', NULL,
+                 NULL, NULL, 'goneSecret00000000000000000000000000000A', 'Active', 2000);",
+    )
+    .unwrap();
+    drop(conn);
+
+    let config = Config {
+        propagation_delay: Duration::from_secs(3600),
+        ..file_config(&path)
+    };
+    let server = Server::start(config).await.unwrap();
+    assert_eq!(server.store().tombstones().unwrap(), 0);
+    // A change made before the upgrade counts as propagated, whatever the delay now.
+    let me = sts_as(
+        &server,
+        "AKIAOLDKEY0000000000",
+        "oldSecret000000000000000000000000000000A",
+    )
+    .get_caller_identity()
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/old"));
+    let err = aws_error(
+        sts_as(
+            &server,
+            "AKIAGONE000000000000",
+            "goneSecret00000000000000000000000000000A",
+        )
+        .get_caller_identity()
+        .send()
+        .await,
+    );
+    assert_eq!(err.code, "InvalidClientTokenId");
+    server.shutdown().await;
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
 }

@@ -40,6 +40,11 @@ impl Binary {
     /// Starts `iamlite --listen 127.0.0.1:0 --db <db>`, with stderr written to `log_path` and
     /// `RUST_LOG` set to `rust_log`, and waits for the banner's first line.
     pub fn spawn(db: &Path, log_path: &Path, rust_log: &str) -> Binary {
+        Binary::spawn_with(db, log_path, rust_log, &[])
+    }
+
+    /// `spawn` with more command-line arguments.
+    pub fn spawn_with(db: &Path, log_path: &Path, rust_log: &str, args: &[&str]) -> Binary {
         let log = std::fs::File::create(log_path).expect("creates the log file");
         let mut command = Command::new(binary_path());
         command
@@ -47,6 +52,7 @@ impl Binary {
             .arg("127.0.0.1:0")
             .arg("--db")
             .arg(db)
+            .args(args)
             .env("RUST_LOG", rust_log)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

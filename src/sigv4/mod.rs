@@ -6,12 +6,15 @@
 //! value (`Scheme::AWS4`, `Scheme::OSC4`): OUTSCALE's OSC4 differs from AWS's only in its
 //! algorithm name, key prefix, date header and scope terminator.
 
+mod canonical;
+mod key;
+
+pub use canonical::{canonical_request, string_to_sign};
+pub use key::{SigningKey, expected_signature, signing_key, verify};
+
 use crate::error::AuthError;
-use crate::model::Secret;
-use hmac::{Hmac, KeyInit, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, percent_encode};
+use percent_encoding::percent_decode;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
@@ -68,13 +71,6 @@ pub const MAX_SKEW: Duration = Duration::minutes(15);
 
 const AMZ_DATE_FORMAT: &[FormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");
-
-/// RFC 3986 unreserved characters stay; everything else is percent-encoded.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// What verification needs from an HTTP request, borrowed as received.
 #[derive(Debug, Clone, Copy)]
@@ -152,7 +148,7 @@ pub fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
         .map(PrimitiveDateTime::assume_utc)
 }
 
-fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
@@ -161,7 +157,7 @@ pub fn payload_hash(body: &[u8]) -> String {
     sha256_hex(body)
 }
 
-fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -200,7 +196,7 @@ fn has_query_param(query: &str, name: &str) -> bool {
 
 /// A malformed claim: the sentence, with the Authorization header it was about (header mode) or
 /// without it (presigned mode).
-fn incomplete(parts: &RequestParts<'_>, mode: Mode, sentence: &str) -> AuthError {
+pub(crate) fn incomplete(parts: &RequestParts<'_>, mode: Mode, sentence: &str) -> AuthError {
     let authorization = match mode {
         Mode::Header => Some(
             parts
@@ -489,226 +485,9 @@ pub fn check_time(claim: &Claim, now: OffsetDateTime) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Removes `.`/`..`/empty segments and encodes the path again, as SigV4 does for every service but S3.
-fn canonical_uri(path: &str) -> String {
-    let mut segments: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            s => segments.push(s),
-        }
-    }
-    let mut out = String::with_capacity(path.len() + 8);
-    for seg in &segments {
-        out.push('/');
-        out.extend(percent_encode(seg.as_bytes(), UNRESERVED));
-    }
-    if out.is_empty() || (path.ends_with('/') && !segments.is_empty()) {
-        out.push('/');
-    }
-    out
-}
-
-fn canonical_query(query: &str, mode: Mode) -> String {
-    let mut pairs: Vec<(String, String)> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k: Vec<u8> = percent_decode(k.as_bytes()).collect();
-            if matches!(mode, Mode::Presigned { .. }) && k == b"X-Amz-Signature" {
-                return None;
-            }
-            let v: Vec<u8> = percent_decode(v.as_bytes()).collect();
-            Some((
-                percent_encode(&k, UNRESERVED).to_string(),
-                percent_encode(&v, UNRESERVED).to_string(),
-            ))
-        })
-        .collect();
-    pairs.sort();
-    let mut out = String::with_capacity(query.len() + 16);
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
-    out
-}
-
-/// Trims a header value and folds runs of whitespace into one space.
-fn push_folded(out: &mut Vec<u8>, value: &[u8]) {
-    let mut pending_space = false;
-    let mut started = false;
-    for &b in value {
-        if b == b' ' || b == b'\t' {
-            pending_space = started;
-        } else {
-            if pending_space {
-                out.push(b' ');
-                pending_space = false;
-            }
-            out.push(b);
-            started = true;
-        }
-    }
-}
-
-/// Builds the canonical request for the claim. Fails if a signed header is absent.
-pub fn canonical_request(parts: &RequestParts<'_>, claim: &Claim) -> Result<Vec<u8>, AuthError> {
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(parts.method.as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(canonical_uri(parts.path).as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(canonical_query(parts.query, claim.mode).as_bytes());
-    out.push(b'\n');
-    for name in claim.signed_headers.split(';') {
-        out.extend_from_slice(name.as_bytes());
-        out.push(b':');
-        let mut values = parts.headers.get_all(name).iter().peekable();
-        if values.peek().is_none() {
-            match (name, parts.authority) {
-                ("host", Some(authority)) => push_folded(&mut out, authority.as_bytes()),
-                _ => {
-                    let sentence = format!(
-                        "'{name}' is named as a SignedHeader, but it does not exist in the HTTP request."
-                    );
-                    return Err(incomplete(parts, claim.mode, &sentence));
-                }
-            }
-        }
-        for (i, v) in values.enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_folded(&mut out, v.as_bytes());
-        }
-        out.push(b'\n');
-    }
-    out.push(b'\n');
-    out.extend_from_slice(claim.signed_headers.as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(parts.payload_sha256.as_bytes());
-    // A signed content hash is a claim about the body; the body must bear it out, or a valid
-    // signature over the header could carry a different body (UNSIGNED-PAYLOAD included).
-    if claim
-        .signed_headers
-        .split(';')
-        .any(|n| n == "x-amz-content-sha256")
-        && header_str(parts.headers, "x-amz-content-sha256") != Some(parts.payload_sha256)
-    {
-        return Err(AuthError::SignatureMismatch);
-    }
-    Ok(out)
-}
-
-pub fn string_to_sign(claim: &Claim, canonical_request: &[u8]) -> String {
-    format!(
-        "{}\n{}\n{}\n{}",
-        claim.scheme.algorithm,
-        claim.amz_date,
-        claim.scope_string(),
-        sha256_hex(canonical_request)
-    )
-}
-
-/// A derived SigV4 signing key (secret material: never logged).
-#[derive(Clone)]
-pub struct SigningKey([u8; 32]);
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SigningKey(<redacted>)")
-    }
-}
-
-impl Drop for SigningKey {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.0);
-    }
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    // HMAC takes a key of any length; the error case cannot happen, and would yield a key that
-    // verifies nothing rather than a panic.
-    if let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
-        mac.update(data);
-        out.copy_from_slice(&mac.finalize().into_bytes());
-    }
-    out
-}
-
-/// The scheme's four-HMAC key derivation for the claim's scope (the scope's own date, as the
-/// client signed it).
-pub fn signing_key(secret: &Secret, claim: &Claim) -> SigningKey {
-    let seed = zeroize::Zeroizing::new(format!("{}{}", claim.scheme.key_prefix, secret.expose()));
-    let mut key = hmac_sha256(seed.as_bytes(), claim.scope.date.as_bytes());
-    for part in [
-        claim.scope.region.as_bytes(),
-        claim.scope.service.as_bytes(),
-        claim.scheme.terminator.as_bytes(),
-    ] {
-        let next = hmac_sha256(&key, part);
-        zeroize::Zeroize::zeroize(&mut key);
-        key = next;
-    }
-    SigningKey(key)
-}
-
-/// The signature the client should have sent.
-pub fn expected_signature(key: &SigningKey, string_to_sign: &str) -> String {
-    aws_sigv4::sign::v4::calculate_signature(key.0, string_to_sign.as_bytes())
-}
-
-/// Constant-time comparison of the claimed signature with the expected one.
-pub fn verify(claim: &Claim, key: &SigningKey, string_to_sign: &str) -> Result<(), AuthError> {
-    let expected = expected_signature(key, string_to_sign);
-    if bool::from(expected.as_bytes().ct_eq(claim.signature.as_bytes())) {
-        Ok(())
-    } else {
-        Err(AuthError::SignatureMismatch)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uri_is_normalised_and_encoded_twice() {
-        assert_eq!(canonical_uri("/"), "/");
-        assert_eq!(canonical_uri(""), "/");
-        assert_eq!(canonical_uri("/prefix/a%20b/./c/"), "/prefix/a%2520b/c/");
-        assert_eq!(canonical_uri("/a/../b"), "/b");
-        assert_eq!(canonical_uri("//a//"), "/a/");
-    }
-
-    #[test]
-    fn query_is_sorted_and_reencoded() {
-        assert_eq!(
-            canonical_query("b=2&a=1&a=0&c=x%2fy&sp=a%20b", Mode::Header),
-            "a=0&a=1&b=2&c=x%2Fy&sp=a%20b"
-        );
-        assert_eq!(
-            canonical_query("X-Amz-Signature=abc&z=1", Mode::Presigned { expires: 1 }),
-            "z=1"
-        );
-    }
-
-    #[test]
-    fn header_values_are_trimmed_and_folded() {
-        let mut out = Vec::new();
-        push_folded(&mut out, b"  a   b \t c  ");
-        assert_eq!(out, b"a b c");
-    }
 
     #[test]
     fn time_window_is_fifteen_minutes() {
