@@ -7,7 +7,7 @@ use super::params::Params;
 use super::validate::{
     ValidationStyle, Validator, optional_user_name, pagination, required_key_id,
 };
-use super::xml::{self, Members, timestamp};
+use super::xml::{self, Listing, Members, timestamp};
 use crate::core::{
     CreateAccessKey, DeleteAccessKey, GetAccessKeyLastUsed, KeyLastUsed, ListAccessKeys,
     UpdateAccessKey,
@@ -125,11 +125,8 @@ impl QueryAction for DeleteAccessKey {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ListAccessKeysResult {
+struct AccessKeyMetadata {
     access_key_metadata: Members<AccessKeyXml>,
-    is_truncated: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    marker: Option<String>,
 }
 
 impl QueryAction for ListAccessKeys {
@@ -144,16 +141,13 @@ impl QueryAction for ListAccessKeys {
     }
 
     fn render(page: Page<AccessKeyMeta>) -> ApiResult<Option<String>> {
-        let result = ListAccessKeysResult {
-            access_key_metadata: page
-                .items
+        let result = Listing::new(page, |keys| AccessKeyMetadata {
+            access_key_metadata: keys
                 .into_iter()
                 .map(|k| AccessKeyXml::new(k, None))
                 .collect::<Vec<_>>()
                 .into(),
-            is_truncated: page.next.is_some(),
-            marker: page.next,
-        };
+        });
         xml::result("ListAccessKeys", &result).map(Some)
     }
 }

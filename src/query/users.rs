@@ -8,7 +8,7 @@ use super::validate::{
     ValidationStyle, Validator, optional_user_name, pagination, required_user_name, tags,
     too_many_tags_constraint,
 };
-use super::xml::{self, Members, TagXml, UserXml};
+use super::xml::{self, Listing, Members, TagXml, UserXml};
 use crate::core::{
     CreateUser, DeleteUser, GetUser, ListUserTags, ListUsers, TagUser, UntagUser, UpdateUser,
     UserView,
@@ -31,27 +31,6 @@ fn no_result(_: ()) -> ApiResult<Option<String>> {
 #[serde(rename_all = "PascalCase")]
 struct UserResult {
     user: UserXml,
-}
-
-/// `IsTruncated` and `Marker` after a listing's members, as every IAM list result has them.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Listing<T> {
-    #[serde(flatten)]
-    members: T,
-    is_truncated: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    marker: Option<String>,
-}
-
-impl<T> Listing<T> {
-    fn new<I>(page: Page<I>, members: impl FnOnce(Vec<I>) -> T) -> Self {
-        Listing {
-            is_truncated: page.next.is_some(),
-            marker: page.next,
-            members: members(page.items),
-        }
-    }
 }
 
 impl QueryAction for CreateUser {

@@ -2,7 +2,7 @@
 
 use super::error::{ApiError, ApiResult};
 use crate::core::UserView;
-use crate::model::{Tag, User};
+use crate::model::{Page, Tag, User};
 use quick_xml::escape::partial_escape;
 use serde::Serialize;
 use std::fmt::Write;
@@ -70,6 +70,28 @@ pub struct Members<T> {
 impl<T> From<Vec<T>> for Members<T> {
     fn from(member: Vec<T>) -> Self {
         Members { member }
+    }
+}
+
+/// `IsTruncated` and `Marker` after a listing's members, as every IAM list result has them.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Listing<T> {
+    #[serde(flatten)]
+    members: T,
+    is_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    marker: Option<String>,
+}
+
+impl<T> Listing<T> {
+    /// A page's items, wrapped by `members` in the element the action names them with.
+    pub fn new<I>(page: Page<I>, members: impl FnOnce(Vec<I>) -> T) -> Self {
+        Listing {
+            is_truncated: page.next.is_some(),
+            marker: page.next,
+            members: members(page.items),
+        }
     }
 }
 

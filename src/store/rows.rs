@@ -9,23 +9,29 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 /// How many fresh ids are drawn before giving up; a collision is already a one-in-2^80 event.
 const ID_ATTEMPTS: usize = 8;
 
-pub(super) fn find_user(c: &Connection, account_id: &str, name: &str) -> Result<Option<User>> {
-    Ok(c.prepare_cached(
-        "SELECT user_id, name, path, create_date, permissions_boundary FROM users
-         WHERE account_id = ?1 AND name = ?2 COLLATE NOCASE",
-    )?
-    .query_row([account_id, name], |r| {
-        Ok(User {
-            user_id: r.get(0)?,
-            account_id: account_id.to_string(),
-            name: r.get(1)?,
-            path: r.get(2)?,
-            create_date: r.get(3)?,
-            permissions_boundary: r.get(4)?,
-            tags: Vec::new(),
-        })
+/// The columns `user_row` reads, in order.
+pub(super) const USER_COLUMNS: &str = "user_id, name, path, create_date, permissions_boundary";
+
+/// A user (without its tags) from a row of `USER_COLUMNS`.
+pub(super) fn user_row(account_id: &str, r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        user_id: r.get(0)?,
+        account_id: account_id.to_string(),
+        name: r.get(1)?,
+        path: r.get(2)?,
+        create_date: r.get(3)?,
+        permissions_boundary: r.get(4)?,
+        tags: Vec::new(),
     })
-    .optional()?)
+}
+
+pub(super) fn find_user(c: &Connection, account_id: &str, name: &str) -> Result<Option<User>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND name = ?2 COLLATE NOCASE"
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row([account_id, name], |r| user_row(account_id, r))
+        .optional()?)
 }
 
 pub(super) fn user_by_name(c: &Connection, account_id: &str, name: &str) -> Result<User> {

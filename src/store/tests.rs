@@ -28,7 +28,11 @@ fn first_page() -> PageRequest {
 }
 
 async fn store() -> (Store, Arc<IdGen>) {
-    let s = Store::open(&Storage::InMemory).unwrap();
+    store_on(Arc::new(Clock::default())).await
+}
+
+async fn store_on(clock: Arc<Clock>) -> (Store, Arc<IdGen>) {
+    let s = Store::open_with_clock(&Storage::InMemory, clock).unwrap();
     let seed =
         Seed::default().with_default_account(ACCOUNT, "AKIAIOSFODNN7EXAMPLE", &Secret::new("s"));
     let ids = Arc::new(IdGen::seeded(1));
@@ -97,42 +101,25 @@ async fn a_drawn_id_already_in_use_is_drawn_again() {
         .await
         .unwrap();
     assert_ne!(user.user_id, again.user_id);
-    let key = s
-        .create_access_key(
+    // Every generator seeded with 5 draws the same key id first.
+    let root_key_drawn_by_seed_5 = |now: i64| {
+        s.create_access_key(
             ACCOUNT,
             Owner::Root,
             Arc::new(IdGen::seeded(5)),
             Secret::new("x"),
-            1,
+            now,
         )
-        .await
-        .unwrap();
-    let other = s
-        .create_access_key(
-            ACCOUNT,
-            Owner::Root,
-            Arc::new(IdGen::seeded(5)),
-            Secret::new("x"),
-            1,
-        )
-        .await
-        .unwrap_err();
+    };
+    let key = root_key_drawn_by_seed_5(1).await.unwrap();
+    let other = root_key_drawn_by_seed_5(1).await.unwrap_err();
     // The root user now has its seeded key and one more: the quota, not a collision, refuses.
     assert_eq!(other, Error::AccessKeyQuota { limit: 2 });
     s.delete_access_key(ACCOUNT, Owner::Root, key.meta.access_key_id.clone(), 2)
         .await
         .unwrap();
     s.set_propagation_delay(Duration::from_secs(60));
-    let third = s
-        .create_access_key(
-            ACCOUNT,
-            Owner::Root,
-            Arc::new(IdGen::seeded(5)),
-            Secret::new("x"),
-            3,
-        )
-        .await
-        .unwrap();
+    let third = root_key_drawn_by_seed_5(3).await.unwrap();
     assert_eq!(
         third.meta.access_key_id, key.meta.access_key_id,
         "a deleted id may be drawn again once nothing remembers it"
@@ -140,16 +127,7 @@ async fn a_drawn_id_already_in_use_is_drawn_again() {
     s.delete_access_key(ACCOUNT, Owner::Root, third.meta.access_key_id.clone(), 4)
         .await
         .unwrap();
-    let fourth = s
-        .create_access_key(
-            ACCOUNT,
-            Owner::Root,
-            Arc::new(IdGen::seeded(5)),
-            Secret::new("x"),
-            5,
-        )
-        .await
-        .unwrap();
+    let fourth = root_key_drawn_by_seed_5(5).await.unwrap();
     assert_ne!(
         fourth.meta.access_key_id, third.meta.access_key_id,
         "an id whose deletion is still propagating is not reused"
@@ -159,11 +137,7 @@ async fn a_drawn_id_already_in_use_is_drawn_again() {
 #[tokio::test]
 async fn propagated_deletions_are_purged_on_a_timer() {
     let clock = Arc::new(Clock::default());
-    let s = Store::open_with_clock(&Storage::InMemory, clock.clone()).unwrap();
-    let seed =
-        Seed::default().with_default_account(ACCOUNT, "AKIAIOSFODNN7EXAMPLE", &Secret::new("s"));
-    let ids = Arc::new(IdGen::seeded(1));
-    s.apply_seed(Arc::new(seed), ids.clone(), 0).await.unwrap();
+    let (s, ids) = store_on(clock.clone()).await;
     s.set_propagation_delay(Duration::from_secs(10));
     s.set_purge_interval(Duration::from_millis(50));
     let now = clock.now_millis();

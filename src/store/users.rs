@@ -5,7 +5,8 @@ use super::Store;
 use super::cache::Invalidate;
 use super::page::{encode_marker, paginate, start_key};
 use super::rows::{
-    count_keys, find_user, fresh_user_id, insert_user, upsert_tags, user_by_name, user_tags,
+    USER_COLUMNS, count_keys, find_user, fresh_user_id, insert_user, upsert_tags, user_by_name,
+    user_row, user_tags,
 };
 use crate::core::PageRequest;
 use crate::error::{Error, Result};
@@ -43,24 +44,20 @@ impl Store {
         let start = start_key(page.marker.as_deref(), "u")?;
         let max_items = page.max_items;
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT user_id, name, path, create_date FROM users
+            let sql = format!(
+                "SELECT {USER_COLUMNS} FROM users
                  WHERE account_id = ?1 AND substr(path, 1, length(?2)) = ?2
                    AND name >= ?3 COLLATE NOCASE
-                 ORDER BY name COLLATE NOCASE LIMIT ?4",
-            )?;
+                 ORDER BY name COLLATE NOCASE LIMIT ?4"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(
                 params![account_id, path_prefix, start, max_items as i64 + 1],
                 |r| {
-                    Ok(User {
-                        user_id: r.get(0)?,
-                        account_id: account_id.to_string(),
-                        name: r.get(1)?,
-                        path: r.get(2)?,
-                        create_date: r.get(3)?,
-                        // ListUsers entries never carry the boundary (use GetUser).
+                    // ListUsers entries never carry the boundary (use GetUser).
+                    user_row(account_id, r).map(|u| User {
                         permissions_boundary: None,
-                        tags: Vec::new(),
+                        ..u
                     })
                 },
             )?;
