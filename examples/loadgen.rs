@@ -669,7 +669,10 @@ async fn seed_database(
                 secret: ids.secret(),
                 status: KeyStatus::Active,
                 create_date: None,
+                expiration: None,
+                tag: None,
             }],
+            email: None,
         })
         .collect();
     let chosen = picked
@@ -684,6 +687,8 @@ async fn seed_database(
             id: args.account_id.clone(),
             root_keys: Vec::new(),
             users,
+            login: None,
+            password: None,
         }],
     }
     .with_default_account(

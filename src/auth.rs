@@ -4,7 +4,7 @@
 //! Each face says which schemes and scope services it accepts (`Policy`); the answer is a `Caller`.
 
 use crate::error::{AuthError, Error, Refusal, Result};
-use crate::model::{Caller, Credential, KeyStatus, Secret};
+use crate::model::{Caller, Credential, KeyStatus, LastUsed, Secret};
 use crate::sigv4::{self, RequestParts, Scheme, Scope, SigningKey};
 use crate::store::Store;
 use std::collections::HashMap;
@@ -19,8 +19,12 @@ const KEY_CACHE_CAPACITY: usize = 4096;
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     pub schemes: &'static [&'static Scheme],
-    /// Scope services served; a request scoped to another is told to use the first.
+    /// Scope services served; a request scoped to another is told to use the first. Empty: any
+    /// service (OUTSCALE's clients scope with `api`, `oapi`, or a label of the host name).
     pub services: &'static [&'static str],
+    /// Also accept a signature over the `host` header without its port, as osc-sdk-python signs
+    /// it while sending `Host: name:port`.
+    pub host_without_port: bool,
 }
 
 /// A verified request's caller and the scope it signed for.
@@ -28,6 +32,73 @@ pub struct Policy {
 pub struct Authenticated {
     pub caller: Caller,
     pub scope: Scope,
+}
+
+/// Root logins and passwords (OUTSCALE's Basic authentication), from the configuration and the
+/// seed; kept in memory only, like the rest of the configuration.
+#[derive(Default)]
+pub struct Logins {
+    /// (login, password, account id)
+    entries: Vec<(String, Secret, String)>,
+}
+
+impl std::fmt::Debug for Logins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logins")
+            .field("count", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Logins {
+    /// Adds a login; one login names one account.
+    pub fn add(&mut self, login: &str, password: Secret, account_id: &str) -> Result<(), String> {
+        if self
+            .entries
+            .iter()
+            .any(|(l, _, a)| l.eq_ignore_ascii_case(login) && a != account_id)
+        {
+            return Err(format!("login {login} is given to two accounts"));
+        }
+        self.entries
+            .retain(|(l, _, _)| !l.eq_ignore_ascii_case(login));
+        self.entries
+            .push((login.to_string(), password, account_id.to_string()));
+        Ok(())
+    }
+
+    /// The account whose root user has this login and password. Every password is compared, in
+    /// constant time, so the answer's timing does not tell which logins exist.
+    pub fn verify(&self, login: &str, password: &str) -> Option<&str> {
+        let mut found = None;
+        for (l, p, account) in &self.entries {
+            let same_password: bool = p.expose().as_bytes().ct_eq(password.as_bytes()).into();
+            if same_password && l.eq_ignore_ascii_case(login) {
+                found = Some(account.as_str());
+            }
+        }
+        found
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Authenticated {
+    /// Records this request as the signing key's last use (date, scope service and region).
+    pub fn record_use(&self, store: &Store, now: i64) {
+        if let Some(id) = &self.caller.access_key_id {
+            store.touch_last_used(
+                id,
+                LastUsed {
+                    date: now,
+                    service: self.scope.service.clone(),
+                    region: self.scope.region.clone(),
+                },
+            );
+        }
+    }
 }
 
 /// Verifies requests against the store's keys, caching derived signing keys.
@@ -100,12 +171,49 @@ impl Authenticator {
                 None => return Ok(Err(Refusal::UnknownKey)),
             },
         };
+        // Expiration is the key's own date, judged by the clock at once: it does not propagate.
+        if credential.expiration.is_some_and(|e| e <= now) {
+            return Ok(Err(Refusal::ExpiredKey));
+        }
         Ok(match status {
             Some(KeyStatus::Active) => Ok(credential),
             Some(KeyStatus::Inactive) => Err(Refusal::InactiveKey),
             // Created, but not yet propagated.
             None => Err(Refusal::UnknownKey),
         })
+    }
+
+    /// Whether the signature verifies over the `Host` header without its port.
+    fn verifies_without_port(
+        parts: &RequestParts<'_>,
+        claim: &sigv4::Claim,
+        key: &SigningKey,
+    ) -> Result<bool> {
+        let Some(host) = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+        else {
+            return Ok(false);
+        };
+        let Some((name, port)) = host.rsplit_once(':') else {
+            return Ok(false);
+        };
+        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(false);
+        }
+        let mut headers = parts.headers.clone();
+        let Ok(value) = http::HeaderValue::from_str(name) else {
+            return Ok(false);
+        };
+        headers.insert(http::header::HOST, value);
+        let portless = RequestParts {
+            headers: &headers,
+            ..*parts
+        };
+        let canonical = sigv4::canonical_request(&portless, claim)?;
+        let string_to_sign = sigv4::string_to_sign(claim, &canonical);
+        Ok(sigv4::verify(claim, key, &string_to_sign).is_ok())
     }
 
     /// Runs the whole check for one request: `now` is real time (the signature's window),
@@ -120,7 +228,7 @@ impl Authenticator {
     ) -> Result<Authenticated> {
         let claim = sigv4::parse_with(parts, policy.schemes)?;
         sigv4::check_time(&claim, now)?;
-        if !policy.services.contains(&claim.scope.service.as_str()) {
+        if !policy.services.is_empty() && !policy.services.contains(&claim.scope.service.as_str()) {
             return Err(AuthError::WrongService {
                 expected: policy.services.first().copied().unwrap_or_default(),
             }
@@ -134,22 +242,26 @@ impl Authenticator {
         if claim.security_token.is_some() {
             return Err(refused(&claim, Refusal::UnexpectedToken));
         }
+        let key = self.signing_key(&credential.secret, &claim);
         let canonical = sigv4::canonical_request(parts, &claim)?;
         let string_to_sign = sigv4::string_to_sign(&claim, &canonical);
-        let key = self.signing_key(&credential.secret, &claim);
         if let Err(e) = sigv4::verify(&claim, &key, &string_to_sign) {
-            tracing::debug!(
-                access_key_id = %claim.access_key_id,
-                canonical_request = %String::from_utf8_lossy(&canonical),
-                string_to_sign = %string_to_sign,
-                "signature mismatch"
-            );
-            return Err(e.into());
+            let quirk_matches = policy.host_without_port
+                && Self::verifies_without_port(parts, &claim, &key).unwrap_or(false);
+            if !quirk_matches {
+                tracing::debug!(
+                    access_key_id = %claim.access_key_id,
+                    canonical_request = %String::from_utf8_lossy(&canonical),
+                    string_to_sign = %string_to_sign,
+                    "signature mismatch"
+                );
+                return Err(e.into());
+            }
         }
         Ok(Authenticated {
             caller: Caller {
                 account_id: credential.account_id,
-                access_key_id: credential.access_key_id,
+                access_key_id: Some(credential.access_key_id),
                 principal: credential.principal,
             },
             scope: claim.scope,

@@ -5,11 +5,50 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use time::OffsetDateTime;
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 /// Milliseconds since the Unix epoch, the unit of every stored timestamp.
 pub fn unix_millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Milliseconds since the epoch of an ISO 8601 date (midnight UTC) or date and time (UTC unless
+/// it names an offset), or `None` if `text` is neither.
+pub fn parse_iso8601(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Some(unix_millis(t));
+    }
+    if let Ok(t) = OffsetDateTime::parse(text, &Iso8601::DEFAULT) {
+        return Some(unix_millis(t));
+    }
+    // Offsets written without a colon (`+0000`), as the API itself writes them.
+    let with_offset = format_description!(
+        version = 2,
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][offset_minute]"
+    );
+    if let Ok(t) = OffsetDateTime::parse(text, &with_offset) {
+        return Some(unix_millis(t));
+    }
+    // A date and time without an offset is UTC.
+    let local = format_description!(
+        version = 2,
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    if let Ok(t) = PrimitiveDateTime::parse(text, &local) {
+        return Some(unix_millis(t.assume_utc()));
+    }
+    for date_only in [
+        format_description!(version = 2, "[year]-[month]-[day]"),
+        format_description!(version = 2, "[year][month][day]"),
+    ] {
+        if let Ok(d) = Date::parse(text, &date_only) {
+            return Some(unix_millis(d.midnight().assume_utc()));
+        }
+    }
+    None
 }
 
 /// Real time shifted by an offset; cheap to read, shared by every request.

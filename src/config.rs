@@ -1,6 +1,6 @@
 //! Configuration: the command line and `IAMLITE_*` environment (clap), and the plain `Config` the server runs on.
 
-use crate::model::{ACCESS_KEY_ID, Secret, is_account_id};
+use crate::model::{ACCESS_KEY_ID, EMAIL, Flavor, Secret, is_account_id};
 use crate::seed::{Seed, SeedError};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -72,6 +72,12 @@ pub struct Config {
     /// Host names, besides loopback ones, that the admin endpoints answer to without a token.
     pub allowed_hosts: Vec<String>,
     pub limits: Limits,
+    /// Which cloud's IAM to behave as (key quota, key id shape, OUTSCALE's EIM quirks).
+    pub flavor: Flavor,
+    /// The default account's root login (an email address) for OUTSCALE's login/password
+    /// authentication; without it, `Authorization: Basic` is refused.
+    pub root_login: Option<String>,
+    pub root_password: Option<Secret>,
 }
 
 impl Default for Config {
@@ -88,6 +94,9 @@ impl Default for Config {
             admin_token: None,
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
+            flavor: Flavor::Aws,
+            root_login: None,
+            root_password: None,
         }
     }
 }
@@ -110,6 +119,20 @@ impl Config {
         }
         if self.root_secret_access_key.expose().is_empty() {
             return invalid("root secret access key must not be empty".to_string());
+        }
+        match (&self.root_login, &self.root_password) {
+            (None, None) => {}
+            (Some(login), Some(password)) if !password.expose().is_empty() => {
+                if !EMAIL.check(login) {
+                    return invalid(format!("root login '{login}' must be an email address"));
+                }
+            }
+            _ => {
+                return invalid(
+                    "--root-login and --root-password go together (a non-empty password)"
+                        .to_string(),
+                );
+            }
         }
         Ok(())
     }
@@ -225,9 +248,35 @@ pub struct ServeArgs {
     #[arg(long, env = "IAMLITE_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub body_timeout: Duration,
 
+    /// Which cloud's IAM to behave as: aws (AKIA key ids, 2 keys per user) or outscale (20-character
+    /// key ids, 10 keys per user, the eim scope and date versions on the IAM API).
+    #[arg(long, env = "IAMLITE_FLAVOR", default_value = "aws", value_parser = parse_flavor)]
+    pub flavor: Flavor,
+
+    /// The default account's login (an email address) for OUTSCALE's login/password authentication.
+    #[arg(long, env = "IAMLITE_ROOT_LOGIN", requires = "root_password")]
+    pub root_login: Option<String>,
+
+    /// The default account's password for OUTSCALE's login/password authentication.
+    #[arg(
+        long,
+        env = "IAMLITE_ROOT_PASSWORD",
+        hide_env_values = true,
+        requires = "root_login"
+    )]
+    pub root_password: Option<String>,
+
     /// How long a stop waits for in-flight requests before dropping them.
     #[arg(long, env = "IAMLITE_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+}
+
+fn parse_flavor(s: &str) -> Result<Flavor, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "aws" => Ok(Flavor::Aws),
+        "outscale" => Ok(Flavor::Outscale),
+        _ => Err(format!("'{s}' is not a flavor: use aws or outscale")),
+    }
 }
 
 impl ServeArgs {
@@ -258,6 +307,9 @@ impl ServeArgs {
                 shutdown_grace: self.shutdown_grace,
                 ..Limits::default()
             },
+            flavor: self.flavor,
+            root_login: self.root_login,
+            root_password: self.root_password.map(Secret::new),
         })
     }
 }
@@ -278,6 +330,8 @@ mod tests {
         assert_eq!(cfg.propagation_delay, def.propagation_delay);
         assert_eq!(cfg.id_seed, None);
         assert_eq!(cfg.limits, def.limits);
+        assert_eq!(cfg.flavor, Flavor::Aws);
+        assert!(cfg.root_login.is_none() && cfg.root_password.is_none());
         assert!(cfg.allowed_hosts.is_empty());
     }
 
@@ -288,6 +342,27 @@ mod tests {
         assert_eq!(cli.serve.propagation_delay, Duration::from_millis(1500));
         let cli = Cli::parse_from(["iamlite", "export", "--db", "x.db"]);
         assert!(matches!(cli.command, Some(Command::Export { .. })));
+    }
+
+    #[test]
+    fn the_outscale_flavor_and_a_root_login_parse() {
+        let cfg = Cli::parse_from([
+            "iamlite",
+            "--flavor",
+            "outscale",
+            "--root-login",
+            "me@example.com",
+            "--root-password",
+            "S3cret!pass",
+        ])
+        .serve
+        .into_config()
+        .unwrap();
+        assert_eq!(cfg.flavor, Flavor::Outscale);
+        assert_eq!(cfg.root_login.as_deref(), Some("me@example.com"));
+        assert!(cfg.validate().is_ok());
+        assert!(Cli::try_parse_from(["iamlite", "--flavor", "gcp"]).is_err());
+        assert!(Cli::try_parse_from(["iamlite", "--root-login", "me@example.com"]).is_err());
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub enum Refusal {
     InactiveKey,
     /// A session token came with a long-term key (iamlite has issued no session credentials).
     UnexpectedToken,
+    /// The key's expiration date has passed.
+    ExpiredKey,
+    /// A login or password that does not match an account's.
+    WrongPassword,
 }
 
 impl Refusal {
@@ -56,6 +60,8 @@ impl Refusal {
             Refusal::UnknownKey => "unknown key",
             Refusal::InactiveKey => "inactive key",
             Refusal::UnexpectedToken => "session token with a long-term key",
+            Refusal::ExpiredKey => "expired key",
+            Refusal::WrongPassword => "wrong login or password",
         }
     }
 }
@@ -85,6 +91,14 @@ pub enum Error {
     },
     /// Two tags in one request whose keys differ only in case.
     DuplicateTagKeys,
+    /// OUTSCALE deletes an EIM user's key only once it is INACTIVE.
+    KeyNotInactive {
+        access_key_id: String,
+    },
+    /// An expiration date that has already passed.
+    ExpirationInPast {
+        date: i64,
+    },
     /// The caller asked about a key of another account.
     NotKeyOwner {
         caller_arn: String,
@@ -165,6 +179,12 @@ impl fmt::Display for Error {
             Error::TagQuota { limit } => write!(f, "more than {limit} tags"),
             Error::UserHasAccessKeys { name } => write!(f, "user {name} still has access keys"),
             Error::DuplicateTagKeys => f.write_str("duplicate tag keys"),
+            Error::KeyNotInactive { access_key_id } => {
+                write!(f, "access key {access_key_id} is not inactive")
+            }
+            Error::ExpirationInPast { date } => {
+                write!(f, "expiration date {date} (ms) has passed")
+            }
             Error::NotKeyOwner { access_key_id, .. } => {
                 write!(f, "access key {access_key_id} belongs to another account")
             }

@@ -2,7 +2,7 @@
 //!
 //! One random source serves them all, so `IdGen::seeded` makes every generated value reproducible.
 
-use crate::model::Secret;
+use crate::model::{Flavor, Secret};
 use data_encoding::{BASE32_NOPAD, BASE64};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -13,6 +13,7 @@ pub const USER_ID_PREFIX: &str = "AIDA";
 
 pub struct IdGen {
     rng: Mutex<ChaCha20Rng>,
+    flavor: Flavor,
 }
 
 impl std::fmt::Debug for IdGen {
@@ -26,6 +27,7 @@ impl IdGen {
     pub fn from_entropy() -> Self {
         IdGen {
             rng: Mutex::new(ChaCha20Rng::from_os_rng()),
+            flavor: Flavor::Aws,
         }
     }
 
@@ -33,7 +35,14 @@ impl IdGen {
     pub fn seeded(seed: u64) -> Self {
         IdGen {
             rng: Mutex::new(ChaCha20Rng::seed_from_u64(seed)),
+            flavor: Flavor::Aws,
         }
+    }
+
+    /// Access key ids in `flavor`'s shape.
+    pub fn with_flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
     }
 
     fn fill(&self, buf: &mut [u8]) {
@@ -55,7 +64,29 @@ impl IdGen {
     }
 
     pub fn access_key_id(&self, account: &str) -> String {
-        format!("{LONG_TERM_KEY_PREFIX}{}", self.account_tagged(account))
+        match self.flavor {
+            Flavor::Aws => format!("{LONG_TERM_KEY_PREFIX}{}", self.account_tagged(account)),
+            Flavor::Outscale => self.outscale_key_id(),
+        }
+    }
+
+    /// 20 characters of A-Z and 0-9, as OUTSCALE's key ids (no prefix, no account inside).
+    fn outscale_key_id(&self) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        // Bytes past the last whole multiple of 36 are drawn again, so every character is as likely.
+        const LIMIT: u8 = (256 / ALPHABET.len() * ALPHABET.len()) as u8;
+        let mut out = String::with_capacity(20);
+        let mut buf = [0u8; 32];
+        while out.len() < 20 {
+            self.fill(&mut buf);
+            for b in buf.iter().filter(|&&b| b < LIMIT) {
+                if out.len() == 20 {
+                    break;
+                }
+                out.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
+            }
+        }
+        out
     }
 
     pub fn user_id(&self, account: &str) -> String {
@@ -158,6 +189,16 @@ mod tests {
         let rid = ids.request_id();
         assert_eq!(rid.len(), 36);
         assert_eq!(rid, rid.to_lowercase());
+    }
+
+    #[test]
+    fn outscale_key_ids_are_twenty_letters_and_digits() {
+        let ids = IdGen::seeded(3).with_flavor(Flavor::Outscale);
+        for _ in 0..100 {
+            let id = ids.access_key_id("123456789012");
+            assert!(crate::model::is_outscale_access_key_id(&id), "{id}");
+            assert!(!id.starts_with("AKIA"));
+        }
     }
 
     #[test]

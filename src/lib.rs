@@ -30,6 +30,7 @@ pub mod core;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod osc;
 pub mod query;
 pub mod seed;
 pub mod server;
@@ -41,7 +42,7 @@ pub mod store;
 pub use clock::Clock;
 pub use config::{Config, Limits, Storage};
 pub use error::Error;
-pub use model::Secret;
+pub use model::{Flavor, Secret};
 pub use query::{ApiError, ErrorCode};
 pub use seed::Seed;
 
@@ -167,6 +168,19 @@ impl Builder {
         self
     }
 
+    /// Which cloud's IAM to behave as (`Flavor::Outscale`: OUTSCALE-style key ids, 10 keys per user).
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.config.flavor = flavor;
+        self
+    }
+
+    /// The default account's root login and password, for OUTSCALE's login/password authentication.
+    pub fn root_login(mut self, login: impl Into<String>, password: impl Into<String>) -> Self {
+        self.config.root_login = Some(login.into());
+        self.config.root_password = Some(Secret::new(password));
+        self
+    }
+
     /// Body size, timeouts and header bounds (tests lower the timeouts to run in milliseconds).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.config.limits = limits;
@@ -196,6 +210,24 @@ impl Builder {
     }
 }
 
+/// The root logins of the configuration and of the seed's accounts.
+fn logins(config: &Config, seed: &Seed) -> Result<auth::Logins, StartError> {
+    let mut logins = auth::Logins::default();
+    if let (Some(login), Some(password)) = (&config.root_login, &config.root_password) {
+        logins
+            .add(login, password.clone(), &config.account_id)
+            .map_err(StartError)?;
+    }
+    for account in &seed.accounts {
+        if let (Some(login), Some(password)) = (&account.login, &account.password) {
+            logins
+                .add(login, password.clone(), &account.id)
+                .map_err(StartError)?;
+        }
+    }
+    Ok(logins)
+}
+
 impl Server {
     pub fn builder() -> Builder {
         Builder::default()
@@ -208,10 +240,14 @@ impl Server {
         let store =
             Store::open_with_clock(&config.storage, clock.clone()).map_err(|e| StartError(e.0))?;
         store.set_propagation_delay(config.propagation_delay);
-        let ids = Arc::new(match config.id_seed {
-            Some(seed) => IdGen::seeded(seed),
-            None => IdGen::from_entropy(),
-        });
+        store.set_key_quota(config.flavor.key_quota());
+        let ids = Arc::new(
+            match config.id_seed {
+                Some(seed) => IdGen::seeded(seed),
+                None => IdGen::from_entropy(),
+            }
+            .with_flavor(config.flavor),
+        );
         let boot_seed = Arc::new(config.seed.clone().with_default_account(
             &config.account_id,
             &config.root_access_key_id,
@@ -226,6 +262,7 @@ impl Server {
                     ApiError::from(e).message
                 ))
             })?;
+        let logins = logins(&config, &boot_seed)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -238,6 +275,7 @@ impl Server {
             store,
             ids,
             auth: Authenticator::default(),
+            logins,
             clock,
             boot_seed,
             started: Instant::now(),

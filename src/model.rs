@@ -9,6 +9,34 @@ use zeroize::Zeroizing;
 
 /// AWS's quota on access keys per user (and for the root user).
 pub const ACCESS_KEYS_PER_USER: usize = 2;
+/// OUTSCALE's quota on access keys per EIM user (and for the root user).
+pub const OUTSCALE_ACCESS_KEYS_PER_USER: usize = 10;
+
+/// Which cloud's IAM the emulator behaves as: the quota on keys and the shape of key ids.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Flavor {
+    /// AWS: `AKIA…` key ids that encode the account, 2 keys per user.
+    #[default]
+    Aws,
+    /// OUTSCALE: 20-character key ids of A-Z and 0-9, 10 keys per user.
+    Outscale,
+}
+
+impl Flavor {
+    pub fn key_quota(self) -> usize {
+        match self {
+            Flavor::Aws => ACCESS_KEYS_PER_USER,
+            Flavor::Outscale => OUTSCALE_ACCESS_KEYS_PER_USER,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::Aws => "aws",
+            Flavor::Outscale => "outscale",
+        }
+    }
+}
 /// AWS's quota on tags per IAM resource.
 pub const TAGS_PER_USER: usize = 50;
 
@@ -81,6 +109,10 @@ pub struct User {
     /// ARN of the managed policy set as the user's permissions boundary.
     pub permissions_boundary: Option<String>,
     pub tags: Vec<Tag>,
+    /// The EIM user's email address (OUTSCALE's `UserEmail`).
+    pub email: Option<String>,
+    /// When the user was last changed (creation counts).
+    pub last_modified: i64,
 }
 
 impl User {
@@ -97,6 +129,14 @@ pub struct AccessKeyMeta {
     pub user_name: Option<String>,
     pub status: KeyStatus,
     pub create_date: i64,
+    /// When the key stops working, if ever.
+    pub expiration: Option<i64>,
+    /// Whether the expiration had passed when the key was read (IAM then shows `Expired`).
+    pub expired: bool,
+    /// OUTSCALE's free-form tag on the key.
+    pub tag: Option<String>,
+    /// When the key was last changed (creation counts).
+    pub last_modified: i64,
 }
 
 /// A freshly created key: the only moment its secret is returned.
@@ -131,6 +171,8 @@ pub struct Credential {
     pub status_effective: i64,
     /// What the key was before that change; `None` if the change created it.
     pub prior_status: Option<KeyStatus>,
+    /// When the key stops working, if ever (judged by the clock, at once: no propagation).
+    pub expiration: Option<i64>,
 }
 
 impl Credential {
@@ -150,7 +192,8 @@ impl Credential {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub account_id: String,
-    pub access_key_id: String,
+    /// The key that signed the request; `None` for a root user signed in with a password.
+    pub access_key_id: Option<String>,
     pub principal: Principal,
 }
 
@@ -185,6 +228,25 @@ impl Owner {
             (Some(name), _) => Owner::User(name),
             (None, Principal::Root) => Owner::Root,
             (None, Principal::User { name, .. }) => Owner::User(name.clone()),
+        }
+    }
+}
+
+/// What an update does to an optional field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<T> {
+    Keep,
+    Set(T),
+    Clear,
+}
+
+impl<T> Change<T> {
+    /// `(mode, value)` for SQL: 0 keeps the field, 1 sets it to `value`, 2 clears it.
+    pub fn as_sql(&self) -> (i64, Option<&T>) {
+        match self {
+            Change::Keep => (0, None),
+            Change::Set(v) => (1, Some(v)),
+            Change::Clear => (2, None),
         }
     }
 }
@@ -225,6 +287,14 @@ pub fn is_policy_arn(arn: &str) -> bool {
         && resource
             .strip_prefix("policy/")
             .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+}
+
+/// An OUTSCALE access key id: 20 characters of A-Z and 0-9.
+pub fn is_outscale_access_key_id(id: &str) -> bool {
+    id.len() == 20
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 pub fn is_account_id(s: &str) -> bool {
@@ -326,6 +396,25 @@ pub const PERMISSIONS_BOUNDARY: TextRule = TextRule {
     max: 2048,
     pattern: "",
     matches: is_policy_arn,
+};
+
+/// OUTSCALE's tag on an access key: any text, within a bound.
+pub const KEY_TAG: TextRule = TextRule {
+    min: 1,
+    max: 255,
+    pattern: "",
+    matches: |s| !s.chars().any(char::is_control),
+};
+/// An EIM user's email address, as far as an emulator can tell one.
+pub const EMAIL: TextRule = TextRule {
+    min: 3,
+    max: 255,
+    pattern: "",
+    matches: |s| {
+        s.split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    },
 };
 
 const TAG_KEY_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+";

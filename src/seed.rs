@@ -1,8 +1,10 @@
 //! Seed files: accounts, users and access keys known before start-up, read from TOML and checked
 //! against AWS's formats, with errors that name the file, the line and the reason.
 
+use crate::clock::parse_iso8601;
 use crate::model::{
-    ACCESS_KEYS_PER_USER, KeyStatus, NEW_USER_NAME, PATH, Secret, Tag, check_tags, is_account_id,
+    ACCESS_KEYS_PER_USER, EMAIL, KEY_TAG, KeyStatus, NEW_USER_NAME, OUTSCALE_ACCESS_KEYS_PER_USER,
+    PATH, Secret, Tag, check_tags, is_account_id, is_outscale_access_key_id,
 };
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -20,6 +22,9 @@ pub struct SeedAccount {
     pub id: String,
     pub root_keys: Vec<SeedKey>,
     pub users: Vec<SeedUser>,
+    /// The root user's login (an email address) for OUTSCALE's login/password authentication.
+    pub login: Option<String>,
+    pub password: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +33,7 @@ pub struct SeedUser {
     pub path: String,
     pub tags: Vec<Tag>,
     pub access_keys: Vec<SeedKey>,
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +43,9 @@ pub struct SeedKey {
     pub status: KeyStatus,
     /// Milliseconds since the Unix epoch; `None` means "when first loaded".
     pub create_date: Option<i64>,
+    /// When the key stops working; `None`: never.
+    pub expiration: Option<i64>,
+    pub tag: Option<String>,
 }
 
 impl Seed {
@@ -52,6 +61,8 @@ impl Seed {
             secret: secret.clone(),
             status: KeyStatus::Active,
             create_date: None,
+            expiration: None,
+            tag: None,
         };
         match self.accounts.iter_mut().find(|a| a.id == account_id) {
             Some(account) => {
@@ -64,6 +75,8 @@ impl Seed {
                     id: account_id.to_string(),
                     root_keys: vec![root],
                     users: Vec::new(),
+                    login: None,
+                    password: None,
                 },
             ),
         }
@@ -168,6 +181,8 @@ struct RawAccount {
     id: Spanned<String>,
     root_access_key_id: Option<Spanned<String>>,
     root_secret_access_key: Option<Spanned<String>>,
+    login: Option<Spanned<String>>,
+    password: Option<Spanned<String>>,
     #[serde(default)]
     users: Vec<RawUser>,
 }
@@ -178,6 +193,7 @@ struct RawUser {
     name: Spanned<String>,
     path: Option<Spanned<String>>,
     tags: Option<Spanned<BTreeMap<String, String>>>,
+    email: Option<Spanned<String>>,
     #[serde(default)]
     access_keys: Vec<RawKey>,
 }
@@ -189,6 +205,8 @@ struct RawKey {
     secret: Spanned<String>,
     status: Option<Spanned<String>>,
     create_date: Option<Spanned<String>>,
+    expiration_date: Option<Spanned<String>>,
+    tag: Option<Spanned<String>>,
 }
 
 struct Checker<'a> {
@@ -208,10 +226,10 @@ impl Checker<'_> {
 
     fn key(&mut self, k: RawKey) -> Result<SeedKey, SeedError> {
         let id = k.id.get_ref();
-        if !is_aws_access_key_id(id) {
+        if !is_aws_access_key_id(id) && !is_outscale_access_key_id(id) {
             return self.err(
                 k.id.span().start,
-                format!("access key id '{id}' is not in AWS's format (AKIA followed by 16 characters of A-Z and 2-7)"),
+                format!("access key id '{id}' is not in AWS's format (AKIA followed by 16 characters of A-Z and 2-7) or OUTSCALE's (20 characters of A-Z and 0-9)"),
             );
         }
         if !self.key_ids.insert(id.clone()) {
@@ -257,11 +275,38 @@ impl Checker<'_> {
                 }
             }
         };
+        let expiration = match &k.expiration_date {
+            None => None,
+            Some(d) => match parse_iso8601(d.get_ref()) {
+                Some(ms) => Some(ms),
+                None => {
+                    return self.err(
+                        d.span().start,
+                        format!("expiration_date '{}' is not an ISO 8601 date or date and time such as 2063-04-05 or 2063-04-05T00:00:00Z", d.get_ref()),
+                    );
+                }
+            },
+        };
+        let tag = match k.tag {
+            None => None,
+            Some(t) if KEY_TAG.check(t.get_ref()) => Some(t.into_inner()),
+            Some(t) => {
+                return self.err(
+                    t.span().start,
+                    format!(
+                        "the tag of access key '{id}' must be 1 to {} printable characters",
+                        KEY_TAG.max
+                    ),
+                );
+            }
+        };
         Ok(SeedKey {
             id: id.clone(),
             secret: Secret::new(k.secret.into_inner()),
             status,
             create_date,
+            expiration,
+            tag,
         })
     }
 
@@ -271,11 +316,12 @@ impl Checker<'_> {
         owner: &str,
         at: usize,
     ) -> Result<Vec<SeedKey>, SeedError> {
-        if keys.len() > ACCESS_KEYS_PER_USER {
+        // The flavour's own quota is checked when the seed is applied.
+        if keys.len() > OUTSCALE_ACCESS_KEYS_PER_USER {
             return self.err(
                 at,
                 format!(
-                    "{owner} has {} access keys; AWS allows {ACCESS_KEYS_PER_USER}",
+                    "{owner} has {} access keys; at most {OUTSCALE_ACCESS_KEYS_PER_USER} are allowed (AWS allows {ACCESS_KEYS_PER_USER})",
                     keys.len()
                 ),
             );
@@ -317,12 +363,26 @@ impl Checker<'_> {
         if let Err(why) = check_tags(&tags) {
             return self.err(tags_at, format!("user '{name}': {why}"));
         }
+        let email = match u.email {
+            None => None,
+            Some(e) if EMAIL.check(e.get_ref()) => Some(e.into_inner()),
+            Some(e) => {
+                return self.err(
+                    e.span().start,
+                    format!(
+                        "email '{}' of user '{name}' is not an email address",
+                        e.get_ref()
+                    ),
+                );
+            }
+        };
         let access_keys = self.keys(u.access_keys, &format!("user '{name}'"), at)?;
         Ok(SeedUser {
             name,
             path,
             tags,
             access_keys,
+            email,
         })
     }
 
@@ -341,6 +401,8 @@ impl Checker<'_> {
                 secret,
                 status: None,
                 create_date: None,
+                expiration_date: None,
+                tag: None,
             })?],
             _ => {
                 return self.err(
@@ -365,10 +427,36 @@ impl Checker<'_> {
             }
             users.push(user);
         }
+        let (login, password) = match (a.login, a.password) {
+            (None, None) => (None, None),
+            (Some(login), Some(password)) if !password.get_ref().is_empty() => {
+                if !EMAIL.check(login.get_ref()) {
+                    return self.err(
+                        login.span().start,
+                        format!(
+                            "login '{}' of account {id} is not an email address",
+                            login.get_ref()
+                        ),
+                    );
+                }
+                (
+                    Some(login.into_inner()),
+                    Some(Secret::new(password.into_inner())),
+                )
+            }
+            _ => {
+                return self.err(
+                    a.id.span().start,
+                    format!("account {id} needs both login and a non-empty password, or neither"),
+                );
+            }
+        };
         Ok(SeedAccount {
             id,
             root_keys,
             users,
+            login,
+            password,
         })
     }
 }

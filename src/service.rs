@@ -1,8 +1,9 @@
 //! One request, start to finish: the router that picks a face by path, the body limits every face
 //! reads under, and the one log line per request.
 //!
-//! Faces: `/_iamlite/` is the admin face (`admin`); everything else is the AWS Query API (`query`).
-//! Each face turns its own errors into responses.
+//! Faces: `/_iamlite/` is the admin face (`admin`); `/api/v1/<Action>`, `/api/latest/<Action>` and
+//! `/<Action>` for an OUTSCALE call are the OUTSCALE API (`osc`); everything else is the AWS Query
+//! API (`query`). Each face turns its own errors into responses.
 
 use crate::auth::Authenticator;
 use crate::clock::Clock;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub store: Store,
     pub ids: Arc<IdGen>,
     pub auth: Authenticator,
+    /// Root logins and passwords for OUTSCALE's Basic authentication.
+    pub logins: crate::auth::Logins,
     /// The time lifetimes are judged by (tests move it).
     pub clock: Arc<Clock>,
     /// What a reset returns to: the configured default account plus the seed file.
@@ -52,13 +55,17 @@ pub async fn reset(state: &AppState) -> Result<()> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Face {
     Admin,
+    Osc,
     Query,
 }
 
-/// Chooses the face by path alone: nothing is read before the face knows how to answer.
+/// Chooses the face by path alone: nothing is read before the face knows how to answer. The AWS
+/// APIs name their action in the parameters, so any other path stays theirs.
 pub fn route(path: &str) -> Face {
     if path.starts_with(crate::admin::PREFIX) {
         Face::Admin
+    } else if crate::osc::action_of(path).is_some() {
+        Face::Osc
     } else {
         Face::Query
     }
@@ -112,12 +119,16 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let started = Instant::now();
-    if route(req.uri().path()) == Face::Admin {
+    let face = route(req.uri().path());
+    if face == Face::Admin {
         return Ok(crate::admin::handle(&state, req).await);
     }
     let request_id = state.ids.request_id();
     let (parts, body) = req.into_parts();
-    let answer = crate::query::handle(&state, parts, body, &request_id).await;
+    let answer = match face {
+        Face::Osc => crate::osc::handle(&state, parts, body, &request_id).await,
+        _ => crate::query::handle(&state, parts, body, &request_id).await,
+    };
     tracing::info!(
         request_id = %request_id,
         action = answer.action,
@@ -136,6 +147,9 @@ mod tests {
     #[test]
     fn the_admin_prefix_picks_the_admin_face_and_everything_else_the_query_api() {
         assert_eq!(route("/_iamlite/health"), Face::Admin);
+        assert_eq!(route("/api/v1/ReadAccessKeys"), Face::Osc);
+        assert_eq!(route("//api/latest/CreateAccessKey"), Face::Osc);
+        assert_eq!(route("/CreateAccessKey"), Face::Osc);
         assert_eq!(route("/"), Face::Query);
         assert_eq!(route("/_iamlite"), Face::Query);
         assert_eq!(route("/anything"), Face::Query);

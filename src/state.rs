@@ -39,6 +39,8 @@ pub struct UserState {
     pub tags: Vec<TagState>,
     #[serde(default)]
     pub access_keys: Vec<KeyState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +59,10 @@ pub struct KeyState {
     pub create_date: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<LastUsedState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

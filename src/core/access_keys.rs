@@ -2,15 +2,29 @@
 
 use super::{Ctx, PageRequest};
 use crate::error::{Error, Result};
-use crate::model::{AccessKeyMeta, CreatedKey, KeyStatus, LastUsed, Owner, Page};
+use crate::model::{AccessKeyMeta, Change, CreatedKey, KeyStatus, LastUsed, Owner, Page};
+use crate::store::{KeyUpdate, NewKeyDetails};
+
+/// An expiration date must lie ahead of the clock.
+fn check_expiration(expiration: Option<i64>, now: i64) -> Result<()> {
+    match expiration {
+        Some(date) if date <= now => Err(Error::ExpirationInPast { date }),
+        _ => Ok(()),
+    }
+}
 
 /// `user_name: None` means the caller itself (the root user included), in every action here.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateAccessKey {
     pub user_name: Option<String>,
+    /// When the key stops working (OUTSCALE); `None`: never.
+    pub expiration: Option<i64>,
+    /// OUTSCALE's free-form tag.
+    pub tag: Option<String>,
 }
 
 pub async fn create_access_key(ctx: &Ctx<'_>, input: CreateAccessKey) -> Result<CreatedKey> {
+    check_expiration(input.expiration, ctx.now)?;
     let owner = Owner::resolve(input.user_name, ctx.caller);
     let secret = ctx.ids.secret();
     ctx.store
@@ -20,6 +34,10 @@ pub async fn create_access_key(ctx: &Ctx<'_>, input: CreateAccessKey) -> Result<
             ctx.ids.clone(),
             secret,
             ctx.now,
+            NewKeyDetails {
+                expiration: input.expiration,
+                tag: input.tag,
+            },
         )
         .await
 }
@@ -28,17 +46,28 @@ pub async fn create_access_key(ctx: &Ctx<'_>, input: CreateAccessKey) -> Result<
 pub struct UpdateAccessKey {
     pub user_name: Option<String>,
     pub access_key_id: String,
-    pub status: KeyStatus,
+    /// `None` keeps the status (OUTSCALE may change only the expiration or tag).
+    pub status: Option<KeyStatus>,
+    pub expiration: Change<i64>,
+    pub tag: Change<String>,
 }
 
-pub async fn update_access_key(ctx: &Ctx<'_>, input: UpdateAccessKey) -> Result<()> {
+/// Answers the key as it is after the change.
+pub async fn update_access_key(ctx: &Ctx<'_>, input: UpdateAccessKey) -> Result<AccessKeyMeta> {
+    if let Change::Set(date) = input.expiration {
+        check_expiration(Some(date), ctx.now)?;
+    }
     let owner = Owner::resolve(input.user_name, ctx.caller);
     ctx.store
         .update_access_key(
             &ctx.caller.account_id,
             owner,
             input.access_key_id,
-            input.status,
+            KeyUpdate {
+                status: input.status,
+                expiration: input.expiration,
+                tag: input.tag,
+            },
             ctx.now,
         )
         .await
@@ -48,12 +77,21 @@ pub async fn update_access_key(ctx: &Ctx<'_>, input: UpdateAccessKey) -> Result<
 pub struct DeleteAccessKey {
     pub user_name: Option<String>,
     pub access_key_id: String,
+    /// OUTSCALE's rule: an EIM user's key must be Inactive to be deleted (root keys need not be).
+    pub users_keys_only_when_inactive: bool,
 }
 
 pub async fn delete_access_key(ctx: &Ctx<'_>, input: DeleteAccessKey) -> Result<()> {
     let owner = Owner::resolve(input.user_name, ctx.caller);
+    let only_if_inactive = input.users_keys_only_when_inactive && matches!(owner, Owner::User(_));
     ctx.store
-        .delete_access_key(&ctx.caller.account_id, owner, input.access_key_id, ctx.now)
+        .delete_access_key(
+            &ctx.caller.account_id,
+            owner,
+            input.access_key_id,
+            ctx.now,
+            only_if_inactive,
+        )
         .await
 }
 
@@ -66,7 +104,7 @@ pub struct ListAccessKeys {
 pub async fn list_access_keys(ctx: &Ctx<'_>, input: ListAccessKeys) -> Result<Page<AccessKeyMeta>> {
     let owner = Owner::resolve(input.user_name, ctx.caller);
     ctx.store
-        .list_access_keys(&ctx.caller.account_id, &owner, &input.page)
+        .list_access_keys(&ctx.caller.account_id, &owner, &input.page, ctx.now)
 }
 
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 use super::{Ctx, PageRequest};
 use crate::error::{Error, Result};
 use crate::model::{Page, Principal, Tag, User, root_arn};
+use crate::store::UserUpdate;
 
 /// Tag keys are compared without regard to case; a request naming one twice is refused.
 fn check_distinct_tag_keys(tags: &[Tag]) -> Result<()> {
@@ -15,12 +16,14 @@ fn check_distinct_tag_keys(tags: &[Tag]) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateUser {
     pub user_name: String,
     pub path: String,
     pub permissions_boundary: Option<String>,
     pub tags: Vec<Tag>,
+    /// The EIM user's email address (OUTSCALE).
+    pub email: Option<String>,
 }
 
 pub async fn create_user(ctx: &Ctx<'_>, input: CreateUser) -> Result<User> {
@@ -36,6 +39,8 @@ pub async fn create_user(ctx: &Ctx<'_>, input: CreateUser) -> Result<User> {
                 create_date: ctx.now,
                 permissions_boundary: input.permissions_boundary,
                 tags: input.tags,
+                email: input.email,
+                last_modified: ctx.now,
             },
             ctx.ids.clone(),
         )
@@ -85,20 +90,26 @@ pub async fn list_users(ctx: &Ctx<'_>, input: ListUsers) -> Result<Page<User>> {
         .list_users(&ctx.caller.account_id, &input.path_prefix, &input.page)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct UpdateUser {
     pub user_name: String,
     pub new_user_name: Option<String>,
     pub new_path: Option<String>,
+    pub new_email: Option<String>,
 }
 
-pub async fn update_user(ctx: &Ctx<'_>, input: UpdateUser) -> Result<()> {
+/// Answers the user as it is after the change.
+pub async fn update_user(ctx: &Ctx<'_>, input: UpdateUser) -> Result<User> {
     ctx.store
         .update_user(
             &ctx.caller.account_id,
             input.user_name,
-            input.new_user_name,
-            input.new_path,
+            UserUpdate {
+                new_name: input.new_user_name,
+                new_path: input.new_path,
+                new_email: input.new_email,
+            },
+            ctx.now,
         )
         .await
 }

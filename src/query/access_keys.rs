@@ -12,7 +12,7 @@ use crate::core::{
     CreateAccessKey, DeleteAccessKey, GetAccessKeyLastUsed, KeyLastUsed, ListAccessKeys,
     UpdateAccessKey,
 };
-use crate::model::{AccessKeyMeta, CreatedKey, KeyStatus, Page, USER_NAME};
+use crate::model::{AccessKeyMeta, Change, CreatedKey, KeyStatus, Page, USER_NAME};
 use serde::Serialize;
 
 /// What `ServiceName` and `Region` say for a key that was never used.
@@ -39,7 +39,12 @@ impl AccessKeyXml {
         AccessKeyXml {
             user_name: meta.user_name,
             access_key_id: meta.access_key_id,
-            status: meta.status.as_str(),
+            // `Expired` is in IAM's status enum; it is how IAM shows a key past its expiration.
+            status: if meta.expired {
+                "Expired"
+            } else {
+                meta.status.as_str()
+            },
             secret_access_key: secret,
             create_date: timestamp(meta.create_date),
         }
@@ -59,7 +64,10 @@ impl QueryAction for CreateAccessKey {
         let mut v = validator();
         let user_name = optional_user_name(params, &mut v, &USER_NAME);
         v.finish()?;
-        Ok(CreateAccessKey { user_name })
+        Ok(CreateAccessKey {
+            user_name,
+            ..CreateAccessKey::default()
+        })
     }
 
     fn render(key: CreatedKey) -> ApiResult<Option<String>> {
@@ -71,7 +79,7 @@ impl QueryAction for CreateAccessKey {
 }
 
 impl QueryAction for UpdateAccessKey {
-    type Output = ();
+    type Output = AccessKeyMeta;
 
     fn parse(params: &Params) -> ApiResult<Self> {
         let mut v = validator();
@@ -95,11 +103,13 @@ impl QueryAction for UpdateAccessKey {
         Ok(UpdateAccessKey {
             user_name,
             access_key_id,
-            status,
+            status: Some(status),
+            expiration: Change::Keep,
+            tag: Change::Keep,
         })
     }
 
-    fn render(_: ()) -> ApiResult<Option<String>> {
+    fn render(_: AccessKeyMeta) -> ApiResult<Option<String>> {
         Ok(None)
     }
 }
@@ -115,6 +125,7 @@ impl QueryAction for DeleteAccessKey {
         Ok(DeleteAccessKey {
             user_name,
             access_key_id,
+            users_keys_only_when_inactive: false,
         })
     }
 

@@ -5,6 +5,15 @@ use super::AwsService;
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
 use crate::core::{self, Ctx};
+use crate::model::Flavor;
+
+/// OUTSCALE's EIM takes any `Version` that is a date: osc-cli sends the day it runs.
+fn accepts_dated_version(service: AwsService, version: &str, flavor: Flavor) -> bool {
+    let date = time::macros::format_description!("[year]-[month]-[day]");
+    flavor == Flavor::Outscale
+        && service == AwsService::Iam
+        && time::Date::parse(version, &date).is_ok()
+}
 
 /// How one action reads its parameters and writes its result.
 pub(crate) trait QueryAction: Sized {
@@ -28,10 +37,10 @@ macro_rules! actions {
 
         impl Action {
             /// Reads `Action` and `Version`, then the action's own parameters.
-            pub fn parse(service: AwsService, params: &Params) -> ApiResult<Action> {
+            pub fn parse(service: AwsService, params: &Params, flavor: Flavor) -> ApiResult<Action> {
                 let name = params.get("Action").ok_or_else(ApiError::missing_action)?;
                 let version = params.get("Version").unwrap_or("NO_VERSION_SPECIFIED");
-                if version == service.version() {
+                if version == service.version() || accepts_dated_version(service, version, flavor) {
                     match name {
                         $( stringify!($name) if service == AwsService::$service => {
                             return Ok(Action::$name(<core::$name as QueryAction>::parse(params)?));

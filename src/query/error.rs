@@ -373,6 +373,14 @@ impl From<Error> for ApiError {
             Error::TagQuota { .. } => ApiError::tag_quota(),
             Error::UserHasAccessKeys { .. } => ApiError::delete_conflict_access_keys(),
             Error::DuplicateTagKeys => ApiError::duplicate_tag_keys(),
+            // Rules of OUTSCALE's face, which the IAM face never asks for; worded as IAM would.
+            Error::KeyNotInactive { access_key_id } => ApiError::new(
+                ErrorCode::DeleteConflict,
+                format!("The Access Key with id {access_key_id} must be Inactive to be deleted."),
+            ),
+            Error::ExpirationInPast { .. } => {
+                ApiError::new(ErrorCode::InvalidInput, "The expiration date has passed.")
+            }
             Error::NotKeyOwner {
                 caller_arn,
                 access_key_id,

@@ -17,7 +17,7 @@ pub use params::Params;
 
 use crate::auth::Policy;
 use crate::core::Ctx;
-use crate::model::LastUsed;
+use crate::model::Flavor;
 use crate::service::{Answer, AppState, read_body};
 use crate::sigv4::{self, RequestParts};
 use bytes::Bytes;
@@ -42,9 +42,10 @@ pub enum AwsService {
 }
 
 impl AwsService {
+    /// The service a credential scope names; OUTSCALE's EIM (`eim`) is its IAM.
     pub fn from_scope(name: &str) -> Option<AwsService> {
         match name {
-            "iam" => Some(AwsService::Iam),
+            "iam" | "eim" => Some(AwsService::Iam),
             "sts" => Some(AwsService::Sts),
             _ => None,
         }
@@ -83,7 +84,23 @@ impl AwsService {
 pub const POLICY: Policy = Policy {
     schemes: sigv4::AWS_ONLY,
     services: &["iam", "sts"],
+    host_without_port: false,
 };
+
+/// OUTSCALE's EIM answers the same IAM API, scoped `eim` (as osc-cli's `eim` service signs).
+pub const OUTSCALE_POLICY: Policy = Policy {
+    schemes: sigv4::AWS_ONLY,
+    services: &["iam", "sts", "eim"],
+    host_without_port: false,
+};
+
+/// What the IAM face accepts in `flavor`.
+pub fn policy(flavor: Flavor) -> &'static Policy {
+    match flavor {
+        Flavor::Aws => &POLICY,
+        Flavor::Outscale => &OUTSCALE_POLICY,
+    }
+}
 
 /// What is known of the request as it goes, for the error namespace and the log line.
 struct Progress {
@@ -151,24 +168,17 @@ where
         &request_parts,
         OffsetDateTime::now_utc(),
         now,
-        &POLICY,
+        policy(state.config.flavor),
     )?;
     let service = AwsService::from_scope(&verified.scope.service).unwrap_or(AwsService::Iam);
     progress.service = service;
-    progress.access_key_id = Some(verified.caller.access_key_id.clone());
+    progress.access_key_id = verified.caller.access_key_id.clone();
     progress.region = Some(verified.scope.region.clone());
-    state.store.touch_last_used(
-        &verified.caller.access_key_id,
-        LastUsed {
-            date: now,
-            service: verified.scope.service.clone(),
-            region: verified.scope.region.clone(),
-        },
-    );
+    verified.record_use(&state.store, now);
 
     let form: &[u8] = if is_form(parts) { &body } else { b"" };
     let params = Params::parse(request_parts.query.as_bytes(), form)?;
-    let action = Action::parse(service, &params)?;
+    let action = Action::parse(service, &params, state.config.flavor)?;
     progress.action = action.name();
     let ctx = Ctx {
         store: &state.store,

@@ -57,6 +57,7 @@ impl QueryAction for CreateUser {
             path: path.to_string(),
             permissions_boundary: permissions_boundary.map(str::to_string),
             tags,
+            email: None,
         })
     }
 
@@ -116,7 +117,7 @@ impl QueryAction for ListUsers {
 }
 
 impl QueryAction for UpdateUser {
-    type Output = ();
+    type Output = User;
 
     fn parse(params: &Params) -> ApiResult<Self> {
         let mut v = validator();
@@ -134,11 +135,12 @@ impl QueryAction for UpdateUser {
             user_name,
             new_user_name: new_user_name.map(str::to_string),
             new_path: new_path.map(str::to_string),
+            new_email: None,
         })
     }
 
-    fn render(out: ()) -> ApiResult<Option<String>> {
-        no_result(out)
+    fn render(_: User) -> ApiResult<Option<String>> {
+        Ok(None)
     }
 }
 

@@ -212,6 +212,8 @@ mod tests {
             path: "/".into(),
             create_date: 1_329_693_291_999,
             permissions_boundary: None,
+            email: None,
+            last_modified: 0,
             tags: vec![Tag {
                 key: "k<".into(),
                 value: "v\"'>".into(),

@@ -6,16 +6,30 @@ use super::Store;
 use super::cache::Invalidate;
 use super::page::{decode_marker, encode_marker, paginate};
 use super::rows::{
-    CREDENTIAL_COLUMNS, KeyRow, count_keys, credential_row, fresh_access_key_id, insert_key,
-    last_used_columns, owner_ids, status_column,
+    CREDENTIAL_COLUMNS, KEY_META_COLUMNS, KeyRow, count_keys, credential_row, fresh_access_key_id,
+    insert_key, key_meta_row, last_used_columns, owner_ids, status_column,
 };
 use crate::core::{KeyLastUsed, PageRequest};
 use crate::error::{Error, Result};
 use crate::ids::IdGen;
 use crate::model::{
-    ACCESS_KEYS_PER_USER, AccessKeyMeta, CreatedKey, Credential, KeyStatus, LastUsed, Owner, Page,
-    Secret,
+    AccessKeyMeta, Change, CreatedKey, Credential, KeyStatus, LastUsed, Owner, Page, Secret,
 };
+
+/// What a new key carries besides its owner and secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewKeyDetails {
+    pub expiration: Option<i64>,
+    pub tag: Option<String>,
+}
+
+/// What UpdateAccessKey changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUpdate {
+    pub status: Option<KeyStatus>,
+    pub expiration: Change<i64>,
+    pub tag: Change<String>,
+}
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
 
@@ -54,7 +68,8 @@ impl Store {
         self.read(|c| {
             // Shaped like CREDENTIAL_COLUMNS: a tombstone has no dates or prior status to tell.
             Ok(c.prepare_cached(
-                "SELECT account_id, user_id, user_name, user_path, secret, status, 0, 0, NULL
+                "SELECT account_id, user_id, user_name, user_path, secret, status, 0, 0, NULL,
+                        expiration_date
                  FROM deleted_access_keys WHERE access_key_id = ?1 AND visible_until > ?2",
             )?
             .query_row(params![access_key_id, now], |r| {
@@ -97,11 +112,13 @@ impl Store {
         }))
     }
 
+    /// A page of the owner's keys in creation order; `expired` is judged at `now`.
     pub fn list_access_keys(
         &self,
         account_id: &str,
         owner: &Owner,
         page: &PageRequest,
+        now: i64,
     ) -> Result<Page<AccessKeyMeta>> {
         let (start_date, start_id) = match &page.marker {
             Some(m) => {
@@ -116,47 +133,39 @@ impl Store {
         let limit = max_items as i64 + 1;
         let items = self.read(|c| match owner {
             Owner::Root => {
-                let mut stmt = c.prepare_cached(
-                    "SELECT access_key_id, status, create_date FROM access_keys
-                     WHERE account_id = ?1 AND user_id IS NULL
-                       AND (create_date, access_key_id) >= (?2, ?3)
-                     ORDER BY create_date, access_key_id LIMIT ?4",
-                )?;
-                let rows =
-                    stmt.query_map(params![account_id, start_date, start_id, limit], |r| {
-                        Ok(AccessKeyMeta {
-                            access_key_id: r.get(0)?,
-                            user_name: None,
-                            status: status_column(r, 1)?,
-                            create_date: r.get(2)?,
-                        })
+                let sql = format!(
+                    "SELECT {KEY_META_COLUMNS} FROM access_keys k
+                     WHERE k.account_id = ?1 AND k.user_id IS NULL
+                       AND (k.create_date, k.access_key_id) >= (?2, ?3)
+                     ORDER BY k.create_date, k.access_key_id LIMIT ?4"
+                );
+                let mut stmt = c.prepare_cached(&sql)?;
+                let rows = stmt
+                    .query_map(params![account_id, start_date, start_id, limit], |r| {
+                        key_meta_row(r, 0, None, now)
                     })?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             }
             Owner::User(name) => {
                 // One statement, so one read transaction: the user (NoSuchEntity when there is no
                 // row at all) and its keys (a row with NULL key columns when it has none).
-                let mut stmt = c.prepare_cached(
-                    "SELECT u.name, k.access_key_id, k.status, k.create_date
+                let sql = format!(
+                    "SELECT u.name, {KEY_META_COLUMNS}
                      FROM users u LEFT JOIN access_keys k
                        ON k.account_id = u.account_id AND k.user_id = u.user_id
                       AND (k.create_date, k.access_key_id) >= (?3, ?4)
                      WHERE u.account_id = ?1 AND u.name = ?2 COLLATE NOCASE
-                     ORDER BY k.create_date, k.access_key_id LIMIT ?5",
-                )?;
+                     ORDER BY k.create_date, k.access_key_id LIMIT ?5"
+                );
+                let mut stmt = c.prepare_cached(&sql)?;
                 let mut rows =
                     stmt.query(params![account_id, name, start_date, start_id, limit])?;
                 let mut items = Vec::new();
                 let mut found = false;
                 while let Some(r) = rows.next()? {
                     found = true;
-                    if let Some(access_key_id) = r.get::<_, Option<String>>(1)? {
-                        items.push(AccessKeyMeta {
-                            access_key_id,
-                            user_name: Some(r.get(0)?),
-                            status: status_column(r, 2)?,
-                            create_date: r.get(3)?,
-                        });
+                    if r.get::<_, Option<String>>(1)?.is_some() {
+                        items.push(key_meta_row(r, 1, Some(r.get(0)?), now)?);
                     }
                 }
                 if found {
@@ -179,15 +188,15 @@ impl Store {
         ids: Arc<IdGen>,
         secret: Secret,
         now: i64,
+        details: NewKeyDetails,
     ) -> Result<CreatedKey> {
         let account_id = account_id.to_string();
         let effective = now.saturating_add(self.propagation_delay_ms());
+        let quota = self.key_quota();
         self.write(Invalidate::Nothing, move |c| {
             let (user_id, user_name) = owner_ids(c, &account_id, &owner)?;
-            if count_keys(c, &account_id, user_id.as_deref())? >= ACCESS_KEYS_PER_USER {
-                return Err(Error::AccessKeyQuota {
-                    limit: ACCESS_KEYS_PER_USER,
-                });
+            if count_keys(c, &account_id, user_id.as_deref())? >= quota {
+                return Err(Error::AccessKeyQuota { limit: quota });
             }
             let access_key_id = fresh_access_key_id(c, &ids, &account_id)?;
             insert_key(
@@ -201,6 +210,9 @@ impl Store {
                     create_date: now,
                     status_effective: effective,
                     last_used: None,
+                    expiration: details.expiration,
+                    tag: details.tag.as_deref(),
+                    last_modified: now,
                 },
             )?;
             Ok(CreatedKey {
@@ -209,6 +221,10 @@ impl Store {
                     user_name,
                     status: KeyStatus::Active,
                     create_date: now,
+                    expiration: details.expiration,
+                    expired: details.expiration.is_some_and(|e| e <= now),
+                    tag: details.tag,
+                    last_modified: now,
                 },
                 secret,
             })
@@ -216,61 +232,96 @@ impl Store {
         .await
     }
 
+    /// Changes a key's status (when `status` is given), expiration and tag; answers the key as it
+    /// is afterwards.
     pub async fn update_access_key(
         &self,
         account_id: &str,
         owner: Owner,
         access_key_id: String,
-        status: KeyStatus,
+        update: KeyUpdate,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<AccessKeyMeta> {
         let account_id = account_id.to_string();
         let effective = now.saturating_add(self.propagation_delay_ms());
         self.write(Invalidate::Key(access_key_id.clone()), move |c| {
-            let (user_id, _) = owner_ids(c, &account_id, &owner)?;
-            // A real change restarts propagation; setting the same status does not.
+            let (user_id, user_name) = owner_ids(c, &account_id, &owner)?;
+            let status = update.status.map(KeyStatus::as_str);
+            let (expiration_mode, expiration) = update.expiration.as_sql();
+            let (tag_mode, tag) = update.tag.as_sql();
+            // A real change of status restarts propagation; setting the same status does not.
             let changed = c
                 .prepare_cached(
                     "UPDATE access_keys SET
-                        prior_status = CASE WHEN status = ?4 THEN prior_status ELSE status END,
-                        status_effective = CASE WHEN status = ?4 THEN status_effective ELSE ?5 END,
-                        status = ?4
+                        prior_status = CASE WHEN ?4 IS NULL OR status = ?4 THEN prior_status ELSE status END,
+                        status_effective = CASE WHEN ?4 IS NULL OR status = ?4 THEN status_effective ELSE ?5 END,
+                        status = coalesce(?4, status),
+                        expiration_date = CASE ?6 WHEN 0 THEN expiration_date WHEN 1 THEN ?7 ELSE NULL END,
+                        tag = CASE ?8 WHEN 0 THEN tag WHEN 1 THEN ?9 ELSE NULL END,
+                        last_modified = ?10
                      WHERE access_key_id = ?1 AND account_id = ?2 AND user_id IS ?3",
                 )?
                 .execute(params![
                     access_key_id,
                     account_id,
                     user_id,
-                    status.as_str(),
-                    effective
+                    status,
+                    effective,
+                    expiration_mode,
+                    expiration,
+                    tag_mode,
+                    tag,
+                    now
                 ])?;
             if changed == 0 {
                 return Err(Error::NoSuchAccessKey { access_key_id });
             }
-            Ok(())
+            let sql = format!("SELECT {KEY_META_COLUMNS} FROM access_keys k WHERE k.access_key_id = ?1");
+            Ok(c.prepare_cached(&sql)?
+                .query_row([&access_key_id], |r| key_meta_row(r, 0, user_name, now))?)
         })
         .await
     }
 
+    /// Deletes a key; with `only_if_inactive`, an Active key is refused (OUTSCALE's rule for
+    /// EIM users' keys).
     pub async fn delete_access_key(
         &self,
         account_id: &str,
         owner: Owner,
         access_key_id: String,
         now: i64,
+        only_if_inactive: bool,
     ) -> Result<()> {
         let account_id = account_id.to_string();
         let shared = self.inner.shared.clone();
         let delay = self.propagation_delay_ms();
         self.write(Invalidate::Key(access_key_id.clone()), move |c| {
             let (user_id, _) = owner_ids(c, &account_id, &owner)?;
+            let status = c
+                .prepare_cached(
+                    "SELECT status FROM access_keys
+                     WHERE access_key_id = ?1 AND account_id = ?2 AND user_id IS ?3",
+                )?
+                .query_row(params![access_key_id, account_id, user_id], |r| {
+                    status_column(r, 0)
+                })
+                .optional()?;
+            match status {
+                None => return Err(Error::NoSuchAccessKey { access_key_id }),
+                Some(KeyStatus::Active) if only_if_inactive => {
+                    return Err(Error::KeyNotInactive { access_key_id });
+                }
+                Some(_) => {}
+            }
             if delay > 0 {
                 // Other IAM hosts keep accepting the key until the deletion has propagated.
                 c.prepare_cached(
                     "INSERT OR REPLACE INTO deleted_access_keys
                         (access_key_id, account_id, user_id, user_name, user_path, secret, status,
-                         deleted_at, visible_until)
-                     SELECT k.access_key_id, k.account_id, k.user_id, u.name, u.path, k.secret, k.status, ?4, ?5
+                         deleted_at, visible_until, expiration_date)
+                     SELECT k.access_key_id, k.account_id, k.user_id, u.name, u.path, k.secret, k.status,
+                            ?4, ?5, k.expiration_date
                      FROM access_keys k LEFT JOIN users u ON u.user_id = k.user_id
                      WHERE k.access_key_id = ?1 AND k.account_id = ?2 AND k.user_id IS ?3",
                 )?

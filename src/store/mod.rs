@@ -19,7 +19,9 @@ mod snapshot;
 mod users;
 mod writer;
 
+pub use access_keys::{KeyUpdate, NewKeyDetails};
 pub use schema::SCHEMA_VERSION;
+pub use users::UserUpdate;
 
 use crate::clock::Clock;
 use crate::config::Storage;
@@ -27,7 +29,7 @@ use crate::error::{Error, Result};
 use cache::{Invalidate, Shared};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -52,6 +54,8 @@ struct Inner {
     shared: Arc<Shared>,
     /// IAM's propagation delay in milliseconds (0: changes apply at once).
     propagation_delay_ms: AtomicI64,
+    /// Most access keys a user (or the root user) may have.
+    key_quota: AtomicUsize,
 }
 
 /// Handle to the state; cheap to clone, shared by every request.
@@ -171,6 +175,7 @@ impl Store {
                 thread: Mutex::new(Some(thread)),
                 shared,
                 propagation_delay_ms: AtomicI64::new(0),
+                key_quota: AtomicUsize::new(crate::model::ACCESS_KEYS_PER_USER),
             }),
         })
     }
@@ -239,6 +244,15 @@ impl Store {
 
     pub fn propagation_delay_ms(&self) -> i64 {
         self.inner.propagation_delay_ms.load(Ordering::Relaxed)
+    }
+
+    /// Most access keys a user (or the root user) may have: AWS's 2 unless set otherwise.
+    pub fn set_key_quota(&self, quota: usize) {
+        self.inner.key_quota.store(quota, Ordering::Relaxed);
+    }
+
+    pub fn key_quota(&self) -> usize {
+        self.inner.key_quota.load(Ordering::Relaxed)
     }
 
     /// How often the writer forgets deletions that have propagated (a minute unless changed).

@@ -3,14 +3,17 @@
 
 use crate::error::{Error, Result};
 use crate::ids::IdGen;
-use crate::model::{Credential, KeyStatus, LastUsed, Owner, Principal, Secret, Tag, User};
+use crate::model::{
+    AccessKeyMeta, Credential, KeyStatus, LastUsed, Owner, Principal, Secret, Tag, User,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// How many fresh ids are drawn before giving up; a collision is already a one-in-2^80 event.
 const ID_ATTEMPTS: usize = 8;
 
 /// The columns `user_row` reads, in order.
-pub(super) const USER_COLUMNS: &str = "user_id, name, path, create_date, permissions_boundary";
+pub(super) const USER_COLUMNS: &str =
+    "user_id, name, path, create_date, permissions_boundary, email, last_modified";
 
 /// A user (without its tags) from a row of `USER_COLUMNS`.
 pub(super) fn user_row(account_id: &str, r: &Row<'_>) -> rusqlite::Result<User> {
@@ -22,6 +25,8 @@ pub(super) fn user_row(account_id: &str, r: &Row<'_>) -> rusqlite::Result<User> 
         create_date: r.get(3)?,
         permissions_boundary: r.get(4)?,
         tags: Vec::new(),
+        email: r.get(5)?,
+        last_modified: r.get(6)?,
     })
 }
 
@@ -43,8 +48,9 @@ pub(super) fn user_by_name(c: &Connection, account_id: &str, name: &str) -> Resu
 /// Inserts a user row (its tags are written by `upsert_tags`).
 pub(super) fn insert_user(c: &Connection, u: &User) -> rusqlite::Result<()> {
     c.prepare_cached(
-        "INSERT INTO users (user_id, account_id, name, path, create_date, permissions_boundary)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO users (user_id, account_id, name, path, create_date, permissions_boundary,
+            email, last_modified)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         u.user_id,
@@ -52,7 +58,9 @@ pub(super) fn insert_user(c: &Connection, u: &User) -> rusqlite::Result<()> {
         u.name,
         u.path,
         u.create_date,
-        u.permissions_boundary
+        u.permissions_boundary,
+        u.email,
+        u.last_modified,
     ])?;
     Ok(())
 }
@@ -93,13 +101,17 @@ pub(super) struct KeyRow<'a> {
     /// When the key starts to authenticate (its creation has propagated).
     pub status_effective: i64,
     pub last_used: Option<&'a LastUsed>,
+    pub expiration: Option<i64>,
+    pub tag: Option<&'a str>,
+    pub last_modified: i64,
 }
 
 pub(super) fn insert_key(c: &Connection, k: &KeyRow<'_>) -> rusqlite::Result<()> {
     c.prepare_cached(
         "INSERT INTO access_keys (access_key_id, account_id, user_id, secret, status, create_date,
-            status_effective, last_used_date, last_used_service, last_used_region)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            status_effective, last_used_date, last_used_service, last_used_region,
+            expiration_date, tag, last_modified)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         k.access_key_id,
@@ -112,13 +124,16 @@ pub(super) fn insert_key(c: &Connection, k: &KeyRow<'_>) -> rusqlite::Result<()>
         k.last_used.map(|u| u.date),
         k.last_used.map(|u| &u.service),
         k.last_used.map(|u| &u.region),
+        k.expiration,
+        k.tag,
+        k.last_modified,
     ])?;
     Ok(())
 }
 
 /// The columns `credential_row` reads, in order, over `access_keys k LEFT JOIN users u`.
 pub(super) const CREDENTIAL_COLUMNS: &str = "k.account_id, k.user_id, u.name, u.path, k.secret, \
-     k.status, k.create_date, k.status_effective, k.prior_status";
+     k.status, k.create_date, k.status_effective, k.prior_status, k.expiration_date";
 
 /// A credential from a row of `CREDENTIAL_COLUMNS` (or a tombstone row shaped the same way).
 pub(super) fn credential_row(access_key_id: &str, r: &Row<'_>) -> rusqlite::Result<Credential> {
@@ -142,6 +157,31 @@ pub(super) fn credential_row(access_key_id: &str, r: &Row<'_>) -> rusqlite::Resu
             None => None,
             Some(_) => Some(status_column(r, 8)?),
         },
+        expiration: r.get(9)?,
+    })
+}
+
+/// The columns `key_meta_row` reads, in order, over `access_keys k`.
+pub(super) const KEY_META_COLUMNS: &str =
+    "k.access_key_id, k.status, k.create_date, k.expiration_date, k.tag, k.last_modified";
+
+/// A key's metadata from a row of `KEY_META_COLUMNS` starting at `idx`; `expired` is judged at `now`.
+pub(super) fn key_meta_row(
+    r: &Row<'_>,
+    idx: usize,
+    user_name: Option<String>,
+    now: i64,
+) -> rusqlite::Result<AccessKeyMeta> {
+    let expiration: Option<i64> = r.get(idx + 3)?;
+    Ok(AccessKeyMeta {
+        access_key_id: r.get(idx)?,
+        user_name,
+        status: status_column(r, idx + 1)?,
+        create_date: r.get(idx + 2)?,
+        expiration,
+        expired: expiration.is_some_and(|e| e <= now),
+        tag: r.get(idx + 4)?,
+        last_modified: r.get(idx + 5)?,
     })
 }
 

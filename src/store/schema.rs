@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use std::time::Duration;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 const SCHEMA: &str = include_str!("schema.sql");
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -65,6 +65,17 @@ const UPGRADES: &[(i64, &str)] = &[
         3,
         "ALTER TABLE access_keys RENAME COLUMN status_changed TO status_effective;
          ALTER TABLE deleted_access_keys ADD COLUMN visible_until INTEGER NOT NULL DEFAULT 0;",
+    ),
+    (
+        4,
+        "ALTER TABLE access_keys ADD COLUMN expiration_date INTEGER;
+         ALTER TABLE access_keys ADD COLUMN tag TEXT;
+         ALTER TABLE access_keys ADD COLUMN last_modified INTEGER NOT NULL DEFAULT 0;
+         UPDATE access_keys SET last_modified = create_date;
+         ALTER TABLE deleted_access_keys ADD COLUMN expiration_date INTEGER;
+         ALTER TABLE users ADD COLUMN email TEXT;
+         ALTER TABLE users ADD COLUMN last_modified INTEGER NOT NULL DEFAULT 0;
+         UPDATE users SET last_modified = create_date;",
     ),
 ];
 

@@ -1,4 +1,5 @@
--- iamlite schema, version 3 (v2 added users.permissions_boundary; v3 stores propagation deadlines). Timestamps are milliseconds since the Unix epoch (UTC).
+-- iamlite schema, version 4 (v2 added users.permissions_boundary; v3 stores propagation deadlines;
+-- v4 adds expiration dates, tags and modification dates of keys, and users' email addresses). Timestamps are milliseconds since the Unix epoch (UTC).
 
 CREATE TABLE accounts (
     account_id  TEXT PRIMARY KEY,
@@ -11,7 +12,9 @@ CREATE TABLE users (
     name        TEXT NOT NULL,
     path        TEXT NOT NULL,
     create_date INTEGER NOT NULL,
-    permissions_boundary TEXT
+    permissions_boundary TEXT,
+    email       TEXT,
+    last_modified INTEGER NOT NULL DEFAULT 0
 );
 -- IAM user names are unique per account without regard to case.
 CREATE UNIQUE INDEX users_by_name ON users(account_id, name COLLATE NOCASE);
@@ -39,7 +42,11 @@ CREATE TABLE access_keys (
     prior_status      TEXT CHECK (prior_status IN ('Active', 'Inactive')),
     last_used_date    INTEGER,
     last_used_service TEXT,
-    last_used_region  TEXT
+    last_used_region  TEXT,
+    -- NULL: never expires. A key past it stops authenticating at once, on every face.
+    expiration_date   INTEGER,
+    tag               TEXT,
+    last_modified     INTEGER NOT NULL DEFAULT 0
 );
 -- Covers ListAccessKeys (status included), so a listing never visits the table itself.
 CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date, access_key_id, status);
@@ -55,5 +62,6 @@ CREATE TABLE deleted_access_keys (
     secret        TEXT NOT NULL,
     status        TEXT NOT NULL,
     deleted_at    INTEGER NOT NULL,
-    visible_until INTEGER NOT NULL
+    visible_until INTEGER NOT NULL,
+    expiration_date INTEGER
 );

@@ -4,14 +4,14 @@
 use super::Store;
 use super::cache::Invalidate;
 use super::rows::{
-    KeyRow, count_keys, find_user, fresh_user_id, insert_key, insert_user, last_used_columns,
-    status_column, upsert_tags, user_tags,
+    KeyRow, USER_COLUMNS, count_keys, find_user, fresh_user_id, insert_key, insert_user,
+    last_used_columns, status_column, upsert_tags, user_row, user_tags,
 };
 use crate::error::{Error, Result};
 use crate::ids::IdGen;
 use crate::model::{
-    ACCESS_KEY_ID, ACCESS_KEYS_PER_USER, KeyStatus, LastUsed, NEW_USER_NAME, PATH,
-    PERMISSIONS_BOUNDARY, Tag, User, check_tags, is_account_id,
+    ACCESS_KEY_ID, EMAIL, KEY_TAG, KeyStatus, LastUsed, NEW_USER_NAME, PATH, PERMISSIONS_BOUNDARY,
+    Tag, User, check_tags, is_account_id,
 };
 use crate::seed::{Seed, SeedKey};
 use crate::state::{
@@ -26,8 +26,9 @@ impl Store {
     /// Adds what the seed asserts (accounts, root keys, users, tags, keys) and keeps everything else.
     /// Applying the same seed twice leaves the same state.
     pub async fn apply_seed(&self, seed: Arc<Seed>, ids: Arc<IdGen>, now: i64) -> Result<()> {
+        let quota = self.key_quota();
         self.write(Invalidate::Everything, move |c| {
-            apply_seed(c, &seed, &ids, now)
+            apply_seed(c, &seed, &ids, now, quota)
         })
         .await
     }
@@ -35,10 +36,11 @@ impl Store {
     /// Replaces all state with exactly what the seed asserts, in one transaction.
     pub async fn reset(&self, seed: Arc<Seed>, ids: Arc<IdGen>, now: i64) -> Result<()> {
         let shared = self.inner.shared.clone();
+        let quota = self.key_quota();
         self.write(Invalidate::Everything, move |c| {
             clear(c)?;
             shared.forget_all_uses();
-            apply_seed(c, &seed, &ids, now)
+            apply_seed(c, &seed, &ids, now, quota)
         })
         .await
     }
@@ -57,10 +59,11 @@ impl Store {
     /// Replaces all state with `state`, in one transaction; nothing changes if it is refused.
     pub async fn import(&self, state: State) -> Result<()> {
         let shared = self.inner.shared.clone();
+        let quota = self.key_quota();
         self.write(Invalidate::Everything, move |c| {
             clear(c)?;
             shared.forget_all_uses();
-            import(c, &state)
+            import(c, &state, quota)
         })
         .await
     }
@@ -93,7 +96,8 @@ fn put_seed_key(
     let updated = c
         .prepare_cached(
             "UPDATE access_keys SET account_id = ?2, user_id = ?3, secret = ?4, status = ?5,
-                create_date = coalesce(?6, create_date), status_effective = 0, prior_status = NULL
+                create_date = coalesce(?6, create_date), status_effective = 0, prior_status = NULL,
+                expiration_date = ?7, tag = ?8
              WHERE access_key_id = ?1",
         )?
         .execute(params![
@@ -103,6 +107,8 @@ fn put_seed_key(
             key.secret.expose(),
             key.status.as_str(),
             key.create_date,
+            key.expiration,
+            key.tag,
         ])?;
     if updated == 0 {
         insert_key(
@@ -116,13 +122,16 @@ fn put_seed_key(
                 create_date: key.create_date.unwrap_or(now),
                 status_effective: 0,
                 last_used: None,
+                expiration: key.expiration,
+                tag: key.tag.as_deref(),
+                last_modified: key.create_date.unwrap_or(now),
             },
         )?;
     }
     Ok(())
 }
 
-fn apply_seed(c: &Connection, seed: &Seed, ids: &IdGen, now: i64) -> Result<()> {
+fn apply_seed(c: &Connection, seed: &Seed, ids: &IdGen, now: i64, quota: usize) -> Result<()> {
     for account in &seed.accounts {
         insert_account(c, &account.id, now)?;
         for key in &account.root_keys {
@@ -131,8 +140,10 @@ fn apply_seed(c: &Connection, seed: &Seed, ids: &IdGen, now: i64) -> Result<()> 
         for user in &account.users {
             let user_id = match find_user(c, &account.id, &user.name)? {
                 Some(existing) => {
-                    c.prepare_cached("UPDATE users SET path = ?2 WHERE user_id = ?1")?
-                        .execute(params![existing.user_id, user.path])?;
+                    c.prepare_cached(
+                        "UPDATE users SET path = ?2, email = coalesce(?3, email) WHERE user_id = ?1",
+                    )?
+                    .execute(params![existing.user_id, user.path, user.email])?;
                     existing.user_id
                 }
                 None => {
@@ -147,6 +158,8 @@ fn apply_seed(c: &Connection, seed: &Seed, ids: &IdGen, now: i64) -> Result<()> 
                             create_date: now,
                             permissions_boundary: None,
                             tags: Vec::new(),
+                            email: user.email.clone(),
+                            last_modified: now,
                         },
                     )?;
                     user_id
@@ -157,9 +170,9 @@ fn apply_seed(c: &Connection, seed: &Seed, ids: &IdGen, now: i64) -> Result<()> 
                 put_seed_key(c, &account.id, Some(&user_id), key, now)?;
             }
             let keys = count_keys(c, &account.id, Some(&user_id))?;
-            if keys > ACCESS_KEYS_PER_USER {
+            if keys > quota {
                 return Err(Error::invalid_state(format!(
-                    "seed: user {} of account {} would have {keys} access keys; AWS allows {ACCESS_KEYS_PER_USER}",
+                    "seed: user {} of account {} would have {keys} access keys; the quota is {quota}",
                     user.name, account.id
                 )));
             }
@@ -179,6 +192,8 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> Result<State> 
                 status: status_column(r, 3)?.as_str().to_string(),
                 create_date: millis_to_rfc3339(r.get(4)?),
                 last_used: last_used.as_ref().map(LastUsedState::from_model),
+                expiration_date: r.get::<_, Option<i64>>(8)?.map(millis_to_rfc3339),
+                tag: r.get(9)?,
                 access_key_id: id,
             },
         ))
@@ -190,7 +205,7 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> Result<State> 
         let (id, created) = row?;
         let mut keys_stmt = c.prepare(
             "SELECT access_key_id, user_id, secret, status, create_date, last_used_date,
-                    last_used_service, last_used_region
+                    last_used_service, last_used_region, expiration_date, tag
              FROM access_keys WHERE account_id = ?1 ORDER BY create_date, access_key_id",
         )?;
         let mut root_access_keys = Vec::new();
@@ -201,22 +216,21 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> Result<State> 
                 (Some(user_id), key) => by_user.entry(user_id).or_default().push(key),
             }
         }
-        let mut users_stmt = c.prepare(
-            "SELECT user_id, name, path, create_date, permissions_boundary FROM users
-             WHERE account_id = ?1 ORDER BY name COLLATE NOCASE",
-        )?;
+        let mut users_stmt = c.prepare(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 ORDER BY name COLLATE NOCASE"
+        ))?;
         let mut users = Vec::new();
-        let user_rows = users_stmt.query_map([&id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })?;
+        let user_rows = users_stmt.query_map([&id], |r| user_row(&id, r))?;
         for u in user_rows {
-            let (user_id, name, path, created, permissions_boundary) = u?;
+            let User {
+                user_id,
+                name,
+                path,
+                create_date: created,
+                permissions_boundary,
+                email,
+                ..
+            } = u?;
             let tags = user_tags(c, &user_id)?
                 .into_iter()
                 .map(|t| TagState {
@@ -232,6 +246,7 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> Result<State> 
                 create_date: millis_to_rfc3339(created),
                 permissions_boundary,
                 tags,
+                email,
             });
         }
         accounts.push(AccountState {
@@ -269,6 +284,16 @@ fn import_key(c: &Connection, account_id: &str, user_id: Option<&str>, k: &KeySt
             region: u.region.clone(),
         }),
     };
+    let expiration = match &k.expiration_date {
+        None => None,
+        Some(d) => Some(rfc3339_to_millis(d).map_err(Error::invalid_state)?),
+    };
+    if k.tag.as_deref().is_some_and(|t| !KEY_TAG.check(t)) {
+        return Err(Error::invalid_state(format!(
+            "state: access key '{}' has an invalid tag",
+            k.access_key_id
+        )));
+    }
     insert_key(
         c,
         &KeyRow {
@@ -280,6 +305,9 @@ fn import_key(c: &Connection, account_id: &str, user_id: Option<&str>, k: &KeySt
             create_date: created,
             status_effective: 0,
             last_used: last_used.as_ref(),
+            expiration,
+            tag: k.tag.as_deref(),
+            last_modified: created,
         },
     )
     .map_err(|e| {
@@ -290,7 +318,7 @@ fn import_key(c: &Connection, account_id: &str, user_id: Option<&str>, k: &KeySt
     })
 }
 
-fn import_user(c: &Connection, account_id: &str, u: &UserState) -> Result<()> {
+fn import_user(c: &Connection, account_id: &str, u: &UserState, quota: usize) -> Result<()> {
     let tags: Vec<Tag> = u
         .tags
         .iter()
@@ -299,10 +327,12 @@ fn import_user(c: &Connection, account_id: &str, u: &UserState) -> Result<()> {
             value: t.value.clone(),
         })
         .collect();
-    let valid = NEW_USER_NAME.check(&u.name) && PATH.check(&u.path);
-    if !valid || u.access_keys.len() > ACCESS_KEYS_PER_USER {
+    let valid = NEW_USER_NAME.check(&u.name)
+        && PATH.check(&u.path)
+        && u.email.as_deref().is_none_or(|e| EMAIL.check(e));
+    if !valid || u.access_keys.len() > quota {
         return Err(Error::invalid_state(format!(
-            "state: user '{}' of account {account_id} has an invalid name or path, or more than {ACCESS_KEYS_PER_USER} keys",
+            "state: user '{}' of account {account_id} has an invalid name, path or email, or more than {quota} keys",
             u.name
         )));
     }
@@ -320,14 +350,17 @@ fn import_user(c: &Connection, account_id: &str, u: &UserState) -> Result<()> {
             u.name
         )));
     }
+    let create_date = rfc3339_to_millis(&u.create_date).map_err(Error::invalid_state)?;
     let user = User {
         user_id: u.user_id.clone(),
         account_id: account_id.to_string(),
         name: u.name.clone(),
         path: u.path.clone(),
-        create_date: rfc3339_to_millis(&u.create_date).map_err(Error::invalid_state)?,
+        create_date,
         permissions_boundary: u.permissions_boundary.clone(),
         tags,
+        email: u.email.clone(),
+        last_modified: create_date,
     };
     insert_user(c, &user).map_err(|e| {
         Error::invalid_state(format!("state: user '{}' cannot be stored: {e}", u.name))
@@ -339,7 +372,7 @@ fn import_user(c: &Connection, account_id: &str, u: &UserState) -> Result<()> {
     Ok(())
 }
 
-fn import(c: &Connection, state: &State) -> Result<()> {
+fn import(c: &Connection, state: &State, quota: usize) -> Result<()> {
     if state.format != STATE_FORMAT {
         return Err(Error::invalid_state(format!(
             "state: format '{}' is not '{STATE_FORMAT}'",
@@ -361,9 +394,9 @@ fn import(c: &Connection, state: &State) -> Result<()> {
                 a.id
             )));
         }
-        if a.root_access_keys.len() > ACCESS_KEYS_PER_USER {
+        if a.root_access_keys.len() > quota {
             return Err(Error::invalid_state(format!(
-                "state: the root user of account {} has more than {ACCESS_KEYS_PER_USER} access keys",
+                "state: the root user of account {} has more than {quota} access keys",
                 a.id
             )));
         }
@@ -371,7 +404,7 @@ fn import(c: &Connection, state: &State) -> Result<()> {
             import_key(c, &a.id, None, k)?;
         }
         for u in &a.users {
-            import_user(c, &a.id, u)?;
+            import_user(c, &a.id, u, quota)?;
         }
     }
     Ok(())

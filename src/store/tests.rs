@@ -3,7 +3,7 @@
 use super::*;
 use crate::core::PageRequest;
 use crate::ids::IdGen;
-use crate::model::{KeyStatus, Owner, Secret, User};
+use crate::model::{Change, KeyStatus, Owner, Secret, User};
 use crate::seed::Seed;
 
 const ACCOUNT: &str = "123456789012";
@@ -17,6 +17,16 @@ fn test_user(name: &str) -> User {
         create_date: 1,
         permissions_boundary: None,
         tags: Vec::new(),
+        email: None,
+        last_modified: 1,
+    }
+}
+
+fn inactive() -> KeyUpdate {
+    KeyUpdate {
+        status: Some(KeyStatus::Inactive),
+        expiration: Change::Keep,
+        tag: Change::Keep,
     }
 }
 
@@ -50,22 +60,30 @@ async fn quota_is_two_keys_and_counts_inactive_ones() {
     let mut created = Vec::new();
     for _ in 0..2 {
         let key = s
-            .create_access_key(ACCOUNT, owner.clone(), ids.clone(), Secret::new("x"), 2)
+            .create_access_key(
+                ACCOUNT,
+                owner.clone(),
+                ids.clone(),
+                Secret::new("x"),
+                2,
+                NewKeyDetails::default(),
+            )
             .await
             .unwrap();
         created.push(key.meta.access_key_id);
     }
-    s.update_access_key(
-        ACCOUNT,
-        owner.clone(),
-        created[0].clone(),
-        KeyStatus::Inactive,
-        3,
-    )
-    .await
-    .unwrap();
+    s.update_access_key(ACCOUNT, owner.clone(), created[0].clone(), inactive(), 3)
+        .await
+        .unwrap();
     let err = s
-        .create_access_key(ACCOUNT, owner.clone(), ids.clone(), Secret::new("x"), 3)
+        .create_access_key(
+            ACCOUNT,
+            owner.clone(),
+            ids.clone(),
+            Secret::new("x"),
+            3,
+            NewKeyDetails::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err, Error::AccessKeyQuota { limit: 2 });
@@ -109,24 +127,37 @@ async fn a_drawn_id_already_in_use_is_drawn_again() {
             Arc::new(IdGen::seeded(5)),
             Secret::new("x"),
             now,
+            NewKeyDetails::default(),
         )
     };
     let key = root_key_drawn_by_seed_5(1).await.unwrap();
     let other = root_key_drawn_by_seed_5(1).await.unwrap_err();
     // The root user now has its seeded key and one more: the quota, not a collision, refuses.
     assert_eq!(other, Error::AccessKeyQuota { limit: 2 });
-    s.delete_access_key(ACCOUNT, Owner::Root, key.meta.access_key_id.clone(), 2)
-        .await
-        .unwrap();
+    s.delete_access_key(
+        ACCOUNT,
+        Owner::Root,
+        key.meta.access_key_id.clone(),
+        2,
+        false,
+    )
+    .await
+    .unwrap();
     s.set_propagation_delay(Duration::from_secs(60));
     let third = root_key_drawn_by_seed_5(3).await.unwrap();
     assert_eq!(
         third.meta.access_key_id, key.meta.access_key_id,
         "a deleted id may be drawn again once nothing remembers it"
     );
-    s.delete_access_key(ACCOUNT, Owner::Root, third.meta.access_key_id.clone(), 4)
-        .await
-        .unwrap();
+    s.delete_access_key(
+        ACCOUNT,
+        Owner::Root,
+        third.meta.access_key_id.clone(),
+        4,
+        false,
+    )
+    .await
+    .unwrap();
     let fourth = root_key_drawn_by_seed_5(5).await.unwrap();
     assert_ne!(
         fourth.meta.access_key_id, third.meta.access_key_id,
@@ -142,10 +173,17 @@ async fn propagated_deletions_are_purged_on_a_timer() {
     s.set_purge_interval(Duration::from_millis(50));
     let now = clock.now_millis();
     let key = s
-        .create_access_key(ACCOUNT, Owner::Root, ids, Secret::new("x"), now)
+        .create_access_key(
+            ACCOUNT,
+            Owner::Root,
+            ids,
+            Secret::new("x"),
+            now,
+            NewKeyDetails::default(),
+        )
         .await
         .unwrap();
-    s.delete_access_key(ACCOUNT, Owner::Root, key.meta.access_key_id, now)
+    s.delete_access_key(ACCOUNT, Owner::Root, key.meta.access_key_id, now, false)
         .await
         .unwrap();
     assert_eq!(s.tombstones().unwrap(), 1);

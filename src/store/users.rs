@@ -15,6 +15,14 @@ use crate::model::{Page, TAGS_PER_USER, Tag, User};
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
 
+/// What UpdateUser changes; `None` keeps a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    pub new_name: Option<String>,
+    pub new_path: Option<String>,
+    pub new_email: Option<String>,
+}
+
 impl Store {
     pub fn account_create_date(&self, account_id: &str) -> Result<i64> {
         self.read(|c| {
@@ -81,14 +89,20 @@ impl Store {
         .await
     }
 
+    /// Renames, moves or re-addresses a user; answers the user as it is afterwards.
     pub async fn update_user(
         &self,
         account_id: &str,
         name: String,
-        new_name: Option<String>,
-        new_path: Option<String>,
-    ) -> Result<()> {
+        changes: UserUpdate,
+        now: i64,
+    ) -> Result<User> {
         let account_id = account_id.to_string();
+        let UserUpdate {
+            new_name,
+            new_path,
+            new_email,
+        } = changes;
         // Cached credentials carry the user's name and path.
         self.write(Invalidate::Everything, move |c| {
             let user = user_by_name(c, &account_id, &name)?;
@@ -101,10 +115,15 @@ impl Store {
                 });
             }
             c.prepare_cached(
-                "UPDATE users SET name = coalesce(?2, name), path = coalesce(?3, path) WHERE user_id = ?1",
+                "UPDATE users SET name = coalesce(?2, name), path = coalesce(?3, path),
+                    email = coalesce(?4, email), last_modified = ?5
+                 WHERE user_id = ?1",
             )?
-            .execute(params![user.user_id, new_name, new_path])?;
-            Ok(())
+            .execute(params![user.user_id, new_name, new_path, new_email, now])?;
+            let mut updated = find_user(c, &account_id, new_name.as_deref().unwrap_or(&name))?
+                .ok_or(Error::Storage)?;
+            updated.tags = user_tags(c, &updated.user_id)?;
+            Ok(updated)
         })
         .await
     }
