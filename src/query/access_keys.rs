@@ -7,7 +7,7 @@ use super::params::Params;
 use super::validate::{
     ValidationStyle, Validator, optional_user_name, pagination, required_key_id,
 };
-use super::xml::{self, Listing, Members, timestamp};
+use super::xml::{self, Listing, timestamp};
 use crate::core::{
     CreateAccessKey, DeleteAccessKey, GetAccessKeyLastUsed, KeyLastUsed, ListAccessKeys,
     UpdateAccessKey,
@@ -134,12 +134,6 @@ impl QueryAction for DeleteAccessKey {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct AccessKeyMetadata {
-    access_key_metadata: Members<AccessKeyXml>,
-}
-
 impl QueryAction for ListAccessKeys {
     type Output = Page<AccessKeyMeta>;
 
@@ -152,13 +146,7 @@ impl QueryAction for ListAccessKeys {
     }
 
     fn render(page: Page<AccessKeyMeta>) -> ApiResult<Option<String>> {
-        let result = Listing::new(page, |keys| AccessKeyMetadata {
-            access_key_metadata: keys
-                .into_iter()
-                .map(|k| AccessKeyXml::new(k, None))
-                .collect::<Vec<_>>()
-                .into(),
-        });
+        let result = Listing::new("AccessKeyMetadata", page, |k| AccessKeyXml::new(k, None));
         xml::result("ListAccessKeys", &result).map(Some)
     }
 }

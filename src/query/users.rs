@@ -8,7 +8,7 @@ use super::validate::{
     ValidationStyle, Validator, optional_user_name, pagination, required_user_name, tags,
     too_many_tags_constraint,
 };
-use super::xml::{self, Listing, Members, TagXml, UserXml};
+use super::xml::{self, Listing, TagXml, UserXml};
 use crate::core::{
     CreateUser, DeleteUser, GetUser, ListUserTags, ListUsers, TagUser, UntagUser, UpdateUser,
     UserView,
@@ -83,12 +83,6 @@ impl QueryAction for GetUser {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Users {
-    users: Members<UserXml>,
-}
-
 impl QueryAction for ListUsers {
     type Output = Page<User>;
 
@@ -105,13 +99,7 @@ impl QueryAction for ListUsers {
     }
 
     fn render(page: Page<User>) -> ApiResult<Option<String>> {
-        let result = Listing::new(page, |users| Users {
-            users: users
-                .into_iter()
-                .map(|u| UserXml::new(u, false))
-                .collect::<Vec<_>>()
-                .into(),
-        });
+        let result = Listing::new("Users", page, |u| UserXml::new(u, false));
         xml::result("ListUsers", &result).map(Some)
     }
 }
@@ -224,12 +212,6 @@ impl QueryAction for UntagUser {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Tags {
-    tags: Members<TagXml>,
-}
-
 impl QueryAction for ListUserTags {
     type Output = Page<Tag>;
 
@@ -242,13 +224,7 @@ impl QueryAction for ListUserTags {
     }
 
     fn render(page: Page<Tag>) -> ApiResult<Option<String>> {
-        let result = Listing::new(page, |tags| Tags {
-            tags: tags
-                .into_iter()
-                .map(TagXml::from)
-                .collect::<Vec<_>>()
-                .into(),
-        });
+        let result = Listing::new("Tags", page, TagXml::from);
         xml::result("ListUserTags", &result).map(Some)
     }
 }

@@ -73,25 +73,37 @@ impl<T> From<Vec<T>> for Members<T> {
     }
 }
 
-/// `IsTruncated` and `Marker` after a listing's members, as every IAM list result has them.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
+/// A list result: the members under the action's element name, then `IsTruncated` and `Marker`,
+/// as every IAM list result has them. (Written by hand: serde's `flatten` would buffer each item.)
 pub struct Listing<T> {
-    #[serde(flatten)]
-    members: T,
+    element: &'static str,
+    members: Members<T>,
     is_truncated: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     marker: Option<String>,
 }
 
 impl<T> Listing<T> {
-    /// A page's items, wrapped by `members` in the element the action names them with.
-    pub fn new<I>(page: Page<I>, members: impl FnOnce(Vec<I>) -> T) -> Self {
+    /// A page's items, as `<element><member>…</member></element>`.
+    pub fn new<I>(element: &'static str, page: Page<I>, item: impl FnMut(I) -> T) -> Self {
         Listing {
+            element,
             is_truncated: page.next.is_some(),
             marker: page.next,
-            members: members(page.items),
+            members: page.items.into_iter().map(item).collect::<Vec<_>>().into(),
         }
+    }
+}
+
+impl<T: Serialize> Serialize for Listing<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Listing", 3)?;
+        st.serialize_field(self.element, &self.members)?;
+        st.serialize_field("IsTruncated", &self.is_truncated)?;
+        if let Some(marker) = &self.marker {
+            st.serialize_field("Marker", marker)?;
+        }
+        st.end()
     }
 }
 

@@ -6,8 +6,8 @@ use super::Store;
 use super::cache::Invalidate;
 use super::page::{decode_marker, encode_marker, paginate};
 use super::rows::{
-    CREDENTIAL_COLUMNS, KEY_META_COLUMNS, KeyRow, count_keys, credential_row, fresh_access_key_id,
-    insert_key, key_meta_row, last_used_columns, owner_ids, status_column,
+    KeyRow, count_keys, credential_columns, credential_row, fresh_access_key_id, insert_key,
+    key_meta_columns, key_meta_row, last_used_columns, owner_ids, status_column,
 };
 use crate::core::{KeyLastUsed, PageRequest};
 use crate::error::{Error, Result};
@@ -42,13 +42,14 @@ impl Store {
             Err(generation) => generation,
         };
         let found = self.read(|c| {
-            let sql = format!(
-                "SELECT {CREDENTIAL_COLUMNS} FROM access_keys k LEFT JOIN users u ON u.user_id = k.user_id
+            Ok(c.prepare_cached(concat!(
+                "SELECT ",
+                credential_columns!(),
+                " FROM access_keys k LEFT JOIN users u ON u.user_id = k.user_id
                  WHERE k.access_key_id = ?1"
-            );
-            Ok(c.prepare_cached(&sql)?
-                .query_row([access_key_id], |r| credential_row(access_key_id, r))
-                .optional()?)
+            ))?
+            .query_row([access_key_id], |r| credential_row(access_key_id, r))
+            .optional()?)
         })?;
         if let Some(c) = &found {
             self.inner.shared.remember(access_key_id, c, generation);
@@ -66,7 +67,7 @@ impl Store {
             return Ok(None);
         }
         self.read(|c| {
-            // Shaped like CREDENTIAL_COLUMNS: a tombstone has no dates or prior status to tell.
+            // Shaped like credential_columns!: a tombstone has no dates or prior status to tell.
             Ok(c.prepare_cached(
                 "SELECT account_id, user_id, user_name, user_path, secret, status, 0, 0, NULL,
                         expiration_date
@@ -133,13 +134,14 @@ impl Store {
         let limit = max_items as i64 + 1;
         let items = self.read(|c| match owner {
             Owner::Root => {
-                let sql = format!(
-                    "SELECT {KEY_META_COLUMNS} FROM access_keys k
+                let mut stmt = c.prepare_cached(concat!(
+                    "SELECT ",
+                    key_meta_columns!(),
+                    " FROM access_keys k
                      WHERE k.account_id = ?1 AND k.user_id IS NULL
                        AND (k.create_date, k.access_key_id) >= (?2, ?3)
                      ORDER BY k.create_date, k.access_key_id LIMIT ?4"
-                );
-                let mut stmt = c.prepare_cached(&sql)?;
+                ))?;
                 let rows = stmt
                     .query_map(params![account_id, start_date, start_id, limit], |r| {
                         key_meta_row(r, 0, None, now)
@@ -149,15 +151,15 @@ impl Store {
             Owner::User(name) => {
                 // One statement, so one read transaction: the user (NoSuchEntity when there is no
                 // row at all) and its keys (a row with NULL key columns when it has none).
-                let sql = format!(
-                    "SELECT u.name, {KEY_META_COLUMNS}
-                     FROM users u LEFT JOIN access_keys k
+                let mut stmt = c.prepare_cached(concat!(
+                    "SELECT u.name, ",
+                    key_meta_columns!(),
+                    " FROM users u LEFT JOIN access_keys k
                        ON k.account_id = u.account_id AND k.user_id = u.user_id
                       AND (k.create_date, k.access_key_id) >= (?3, ?4)
                      WHERE u.account_id = ?1 AND u.name = ?2 COLLATE NOCASE
                      ORDER BY k.create_date, k.access_key_id LIMIT ?5"
-                );
-                let mut stmt = c.prepare_cached(&sql)?;
+                ))?;
                 let mut rows =
                     stmt.query(params![account_id, name, start_date, start_id, limit])?;
                 let mut items = Vec::new();
@@ -276,8 +278,11 @@ impl Store {
             if changed == 0 {
                 return Err(Error::NoSuchAccessKey { access_key_id });
             }
-            let sql = format!("SELECT {KEY_META_COLUMNS} FROM access_keys k WHERE k.access_key_id = ?1");
-            Ok(c.prepare_cached(&sql)?
+            Ok(c.prepare_cached(concat!(
+                "SELECT ",
+                key_meta_columns!(),
+                " FROM access_keys k WHERE k.access_key_id = ?1"
+            ))?
                 .query_row([&access_key_id], |r| key_meta_row(r, 0, user_name, now))?)
         })
         .await

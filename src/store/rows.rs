@@ -11,11 +11,16 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 /// How many fresh ids are drawn before giving up; a collision is already a one-in-2^80 event.
 const ID_ATTEMPTS: usize = 8;
 
-/// The columns `user_row` reads, in order.
-pub(super) const USER_COLUMNS: &str =
-    "user_id, name, path, create_date, permissions_boundary, email, last_modified";
+/// The columns `user_row` reads, in order (a macro, so statements stay `&'static str` literals
+/// and the statement cache is looked up without building a string per request).
+macro_rules! user_columns {
+    () => {
+        "user_id, name, path, create_date, permissions_boundary, email, last_modified"
+    };
+}
+pub(super) use user_columns;
 
-/// A user (without its tags) from a row of `USER_COLUMNS`.
+/// A user (without its tags) from a row of `user_columns!`.
 pub(super) fn user_row(account_id: &str, r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         user_id: r.get(0)?,
@@ -31,12 +36,13 @@ pub(super) fn user_row(account_id: &str, r: &Row<'_>) -> rusqlite::Result<User> 
 }
 
 pub(super) fn find_user(c: &Connection, account_id: &str, name: &str) -> Result<Option<User>> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND name = ?2 COLLATE NOCASE"
-    );
-    Ok(c.prepare_cached(&sql)?
-        .query_row([account_id, name], |r| user_row(account_id, r))
-        .optional()?)
+    Ok(c.prepare_cached(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE account_id = ?1 AND name = ?2 COLLATE NOCASE"
+    ))?
+    .query_row([account_id, name], |r| user_row(account_id, r))
+    .optional()?)
 }
 
 pub(super) fn user_by_name(c: &Connection, account_id: &str, name: &str) -> Result<User> {
@@ -132,10 +138,15 @@ pub(super) fn insert_key(c: &Connection, k: &KeyRow<'_>) -> rusqlite::Result<()>
 }
 
 /// The columns `credential_row` reads, in order, over `access_keys k LEFT JOIN users u`.
-pub(super) const CREDENTIAL_COLUMNS: &str = "k.account_id, k.user_id, u.name, u.path, k.secret, \
-     k.status, k.create_date, k.status_effective, k.prior_status, k.expiration_date";
+macro_rules! credential_columns {
+    () => {
+        "k.account_id, k.user_id, u.name, u.path, k.secret, k.status, k.create_date, \
+         k.status_effective, k.prior_status, k.expiration_date"
+    };
+}
+pub(super) use credential_columns;
 
-/// A credential from a row of `CREDENTIAL_COLUMNS` (or a tombstone row shaped the same way).
+/// A credential from a row of `credential_columns!` (or a tombstone row shaped the same way).
 pub(super) fn credential_row(access_key_id: &str, r: &Row<'_>) -> rusqlite::Result<Credential> {
     let principal = match r.get::<_, Option<String>>(1)? {
         None => Principal::Root,
@@ -162,10 +173,14 @@ pub(super) fn credential_row(access_key_id: &str, r: &Row<'_>) -> rusqlite::Resu
 }
 
 /// The columns `key_meta_row` reads, in order, over `access_keys k`.
-pub(super) const KEY_META_COLUMNS: &str =
-    "k.access_key_id, k.status, k.create_date, k.expiration_date, k.tag, k.last_modified";
+macro_rules! key_meta_columns {
+    () => {
+        "k.access_key_id, k.status, k.create_date, k.expiration_date, k.tag, k.last_modified"
+    };
+}
+pub(super) use key_meta_columns;
 
-/// A key's metadata from a row of `KEY_META_COLUMNS` starting at `idx`; `expired` is judged at `now`.
+/// A key's metadata from a row of `key_meta_columns!` starting at `idx`; `expired` is judged at `now`.
 pub(super) fn key_meta_row(
     r: &Row<'_>,
     idx: usize,

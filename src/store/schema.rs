@@ -75,7 +75,10 @@ const UPGRADES: &[(i64, &str)] = &[
          ALTER TABLE deleted_access_keys ADD COLUMN expiration_date INTEGER;
          ALTER TABLE users ADD COLUMN email TEXT;
          ALTER TABLE users ADD COLUMN last_modified INTEGER NOT NULL DEFAULT 0;
-         UPDATE users SET last_modified = create_date;",
+         UPDATE users SET last_modified = create_date;
+         DROP INDEX access_keys_by_owner;
+         CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date,
+             access_key_id, status, expiration_date, tag, last_modified);",
     ),
 ];
 

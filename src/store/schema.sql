@@ -48,8 +48,10 @@ CREATE TABLE access_keys (
     tag               TEXT,
     last_modified     INTEGER NOT NULL DEFAULT 0
 );
--- Covers ListAccessKeys (status included), so a listing never visits the table itself.
-CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date, access_key_id, status);
+-- Covers ListAccessKeys and ReadAccessKeys (every column they show), so a listing never visits
+-- the table itself.
+CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date, access_key_id,
+    status, expiration_date, tag, last_modified);
 
 -- Keys deleted less than a propagation delay ago still sign requests until visible_until (fixed at
 -- deletion, so a longer delay after a restart does not revive them); only used with a delay.

@@ -4,8 +4,8 @@
 use super::Store;
 use super::cache::Invalidate;
 use super::rows::{
-    KeyRow, USER_COLUMNS, count_keys, find_user, fresh_user_id, insert_key, insert_user,
-    last_used_columns, status_column, upsert_tags, user_row, user_tags,
+    KeyRow, count_keys, find_user, fresh_user_id, insert_key, insert_user, last_used_columns,
+    status_column, upsert_tags, user_columns, user_row, user_tags,
 };
 use crate::error::{Error, Result};
 use crate::ids::IdGen;
@@ -216,8 +216,10 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> Result<State> 
                 (Some(user_id), key) => by_user.entry(user_id).or_default().push(key),
             }
         }
-        let mut users_stmt = c.prepare(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 ORDER BY name COLLATE NOCASE"
+        let mut users_stmt = c.prepare(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE account_id = ?1 ORDER BY name COLLATE NOCASE"
         ))?;
         let mut users = Vec::new();
         let user_rows = users_stmt.query_map([&id], |r| user_row(&id, r))?;

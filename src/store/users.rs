@@ -5,7 +5,7 @@ use super::Store;
 use super::cache::Invalidate;
 use super::page::{encode_marker, paginate, start_key};
 use super::rows::{
-    USER_COLUMNS, count_keys, find_user, fresh_user_id, insert_user, upsert_tags, user_by_name,
+    count_keys, find_user, fresh_user_id, insert_user, upsert_tags, user_by_name, user_columns,
     user_row, user_tags,
 };
 use crate::core::PageRequest;
@@ -52,13 +52,14 @@ impl Store {
         let start = start_key(page.marker.as_deref(), "u")?;
         let max_items = page.max_items;
         self.read(|c| {
-            let sql = format!(
-                "SELECT {USER_COLUMNS} FROM users
+            let mut stmt = c.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users
                  WHERE account_id = ?1 AND substr(path, 1, length(?2)) = ?2
                    AND name >= ?3 COLLATE NOCASE
                  ORDER BY name COLLATE NOCASE LIMIT ?4"
-            );
-            let mut stmt = c.prepare_cached(&sql)?;
+            ))?;
             let rows = stmt.query_map(
                 params![account_id, path_prefix, start, max_items as i64 + 1],
                 |r| {
