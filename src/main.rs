@@ -1,10 +1,10 @@
 //! The `iamlite` binary: serve (print the banner, stop on SIGINT/SIGTERM), or export/import a database's state.
 
 use clap::Parser;
-use iamlite::Server;
-use iamlite::config::{Cli, Command, Storage};
+use iamlite::config::{Cli, Command, Config, Storage};
 use iamlite::state::State;
 use iamlite::store::Store;
+use iamlite::{Flavor, Server};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -40,16 +40,17 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-fn banner(server: &Server, storage: &Storage) -> String {
+fn banner(server: &Server, config: &Config) -> String {
     let (key_id, secret) = server.root_credentials();
     let endpoint = server.endpoint();
-    let state = match storage {
+    let state = match &config.storage {
         Storage::File(path) => format!("SQLite file {}", path.display()),
         Storage::InMemory => "in memory (lost at exit)".to_string(),
     };
-    format!(
+    let mut out = format!(
         "iamlite {version} listening on {endpoint}\n\
          \x20 state:       {state}\n\
+         \x20 flavor:      {flavor}\n\
          \x20 account:     {account}\n\
          \x20 root key:    AWS_ACCESS_KEY_ID={key_id}\n\
          \x20              AWS_SECRET_ACCESS_KEY={secret}\n\
@@ -57,9 +58,39 @@ fn banner(server: &Server, storage: &Storage) -> String {
          \x20 AWS_ACCESS_KEY_ID={key_id} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION=us-east-1 \\\n\
          \x20   aws iam create-user --user-name alice --endpoint-url {endpoint}\n",
         version = env!("CARGO_PKG_VERSION"),
+        flavor = config.flavor.as_str(),
         account = server.account_id(),
-    )
+    );
+    if config.flavor == Flavor::Outscale {
+        let profile = serde_json::json!({
+            "default": {
+                "access_key": key_id,
+                "secret_key": secret,
+                "region": OSC_REGION,
+                "endpoint": endpoint,
+                "https": false,
+            }
+        });
+        out.push_str(&format!(
+            "OUTSCALE API: {endpoint}/api/v1\n\
+             \x20 ~/.osc/config.json (osc-cli):\n\
+             \x20   {profile}\n\
+             \x20 environment (osc-sdk-python, oapi-cli):\n\
+             \x20   export OSC_ACCESS_KEY={key_id} OSC_SECRET_KEY={secret} OSC_REGION={OSC_REGION} \\\n\
+             \x20     OSC_ENDPOINT_API={endpoint}/api/v1\n"
+        ));
+        if let Some(login) = &config.root_login {
+            out.push_str(&format!(
+                "\x20 login/password: OSC_LOGIN={login} (the password given with --root-password)\n"
+            ));
+        }
+        out.push_str("\x20 osc-cli api ReadAccessKeys --profile default\n");
+    }
+    out
 }
+
+/// The region the banner's OUTSCALE profile names (any region is accepted).
+const OSC_REGION: &str = "eu-west-2";
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("iamlite: {message}");
@@ -141,14 +172,14 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
-    let storage = config.storage.clone();
+    let shown = config.clone();
     let stop = shutdown_signal();
     let server = match Server::start(config).await {
         Ok(server) => server,
         Err(e) => return fail(e),
     };
     // The banner goes to stdout so scripts can read the endpoint; logs go to stderr.
-    print!("{}", banner(&server, &storage));
+    print!("{}", banner(&server, &shown));
     let _ = std::io::stdout().flush();
     stop.await;
     tracing::info!("shutting down");

@@ -21,6 +21,14 @@ fn help_lists_every_flag_and_its_environment_variable() {
         ("--id-seed", "IAMLITE_ID_SEED"),
         ("--propagation-delay", "IAMLITE_PROPAGATION_DELAY"),
         ("--admin-token", "IAMLITE_ADMIN_TOKEN"),
+        ("--allowed-host", "IAMLITE_ALLOWED_HOSTS"),
+        ("--max-body-bytes", "IAMLITE_MAX_BODY_BYTES"),
+        ("--header-timeout", "IAMLITE_HEADER_TIMEOUT"),
+        ("--body-timeout", "IAMLITE_BODY_TIMEOUT"),
+        ("--shutdown-grace", "IAMLITE_SHUTDOWN_GRACE"),
+        ("--flavor", "IAMLITE_FLAVOR"),
+        ("--root-login", "IAMLITE_ROOT_LOGIN"),
+        ("--root-password", "IAMLITE_ROOT_PASSWORD"),
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
         assert!(help.contains(env), "{env} missing from --help");
@@ -182,4 +190,51 @@ fn sigterm_right_after_the_banner_is_already_a_graceful_stop() {
         let status = child.wait().unwrap();
         assert!(status.success(), "round {round}: {status}");
     }
+}
+
+#[test]
+fn the_outscale_banner_gives_a_ready_profile_and_variables() {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args([
+            "--in-memory",
+            "--listen",
+            "127.0.0.1:0",
+            "--flavor",
+            "outscale",
+        ])
+        .args([
+            "--root-login",
+            "me@example.com",
+            "--root-password",
+            "S3cret!pass",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .take_while(|l| !l.contains("osc-cli api ReadAccessKeys"))
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let endpoint = lines[0].split("listening on ").nth(1).unwrap().to_string();
+    let text = lines.join("\n");
+    assert!(text.contains("flavor:      outscale"), "{text}");
+    let profile_line = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with('{'))
+        .expect("a config.json profile");
+    let profile: serde_json::Value = serde_json::from_str(profile_line.trim()).unwrap();
+    assert_eq!(profile["default"]["access_key"], "AKIAIOSFODNN7EXAMPLE");
+    assert_eq!(profile["default"]["endpoint"], endpoint.as_str());
+    assert_eq!(profile["default"]["https"], false);
+    assert!(
+        text.contains(&format!("OSC_ENDPOINT_API={endpoint}/api/v1")),
+        "{text}"
+    );
+    assert!(text.contains("OSC_LOGIN=me@example.com"), "{text}");
+    assert!(!text.contains("S3cret!pass"), "the password is not printed");
 }

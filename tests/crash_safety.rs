@@ -16,12 +16,18 @@
 //!   and an Inactive key must be refused; at the same cadence ListUsers must list every user.
 //!
 //! After the last cycle the restarted server checks everything, then stops on SIGTERM with exit 0.
+//! A second test does the same for OUTSCALE's expiration dates: each acknowledged change of a key's
+//! expiration, made through the OUTSCALE API, is there after a kill -9.
 //! `IAMLITE_KILL_CYCLES` sets the number of cycles (default 20; e.g. 1000 for a soak: about
 //! 23 minutes and 160,000 acknowledged writes in a debug build on 2 cores).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/osc_signer.rs"]
+mod osc_signer;
 #[path = "common/process.rs"]
 mod process;
+#[path = "common/signer.rs"]
+mod signer;
 
 use aws_sdk_iam::types::StatusType;
 use iamlite::Storage;
@@ -648,4 +654,63 @@ fn the_full_file_check_notices_a_missing_acknowledged_key() {
 fn the_incremental_file_check_notices_a_missing_acknowledged_key() {
     let (_dir, db, model) = model_with_a_lost_key();
     check_file(&db, &Arc::new(Mutex::new(model)), 0, false);
+}
+
+/// Sends one OUTSCALE API call signed with the root key; the status and JSON body.
+async fn osc_call(
+    server: &Binary,
+    action: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut req = osc_signer::json_post(
+        &server.addr.to_string(),
+        &format!("/api/v1/{action}"),
+        &body.to_string(),
+    );
+    osc_signer::OscSigner::new(ROOT_KEY_ID, ROOT_SECRET).sign(&mut req);
+    let r = signer::send(server.addr, &req).await;
+    (r.status, serde_json::from_str(&r.body).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_expiration_changes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iamlite.db");
+    let log = dir.path().join("iamlite.log");
+    let args = ["--flavor", "outscale"];
+    let mut server = Binary::spawn_with(&db, &log, "iamlite=info", &args);
+    let (status, created) = osc_call(&server, "CreateAccessKey", serde_json::json!({})).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for year in 2060..2066 {
+        let date = format!("{year}-04-05");
+        let (status, body) = osc_call(
+            &server,
+            "UpdateAccessKey",
+            serde_json::json!({"AccessKeyId": id, "ExpirationDate": date}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        // Killed as soon as the change is acknowledged.
+        server.sigkill();
+        server = Binary::spawn_with(&db, &log, "iamlite=info", &args);
+        let (status, read) = osc_call(
+            &server,
+            "ReadAccessKeys",
+            serde_json::json!({"Filters": {"AccessKeyIds": [id]}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{read}");
+        assert_eq!(
+            read["AccessKeys"][0]["ExpirationDate"],
+            format!("{date}T00:00:00.000+0000"),
+            "the acknowledged expiration of {date} was lost"
+        );
+    }
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(10)).await.unwrap();
+    assert!(status.success());
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compat suite: the real `aws` CLI (v1) and boto3 against the release iamlite binary.
+# Compat suite: the real `aws` CLI (v1) and boto3, then osc-cli and osc-sdk-python (OUTSCALE
+# flavour), against the release iamlite binary.
 #
 #   bash tests/compat/run.sh [unittest args...]     e.g.  -k Restart   or   -v
 #
@@ -92,6 +93,7 @@ if [ ! -x "$BIN" ]; then
     exit 1
 fi
 
-# --- (c) the suite -----------------------------------------------------------------------------
+# --- (c) the suites ----------------------------------------------------------------------------
 log "running tests against $BIN"
-exec "$VENV/bin/python" "$ROOT/tests/compat/test_compat.py" --bin "$BIN" "$@"
+"$VENV/bin/python" "$ROOT/tests/compat/test_compat.py" --bin "$BIN" "$@"
+"$VENV/bin/python" "$ROOT/tests/compat/test_outscale.py" --bin "$BIN" "$@"
