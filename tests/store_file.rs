@@ -308,3 +308,61 @@ async fn a_version_2_database_is_upgraded_in_place_and_keeps_its_keys() {
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
 }
+
+#[tokio::test]
+async fn a_version_3_database_is_upgraded_in_place_and_its_keys_never_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v3 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/schema-v3.sql"
+    ))
+    .unwrap();
+    conn.execute_batch(&v3).unwrap();
+    conn.execute_batch(
+        "PRAGMA user_version = 3;
+         INSERT INTO accounts VALUES ('123456789012', 0);
+         INSERT INTO users VALUES ('AIDAOLDUSER000000000', '123456789012', 'old', '/', 5000, NULL);
+         INSERT INTO access_keys (access_key_id, account_id, user_id, secret, status, create_date,
+                                  status_effective)
+         VALUES ('AKIAOLDKEY0000000000', '123456789012', 'AIDAOLDUSER000000000',
+                 'oldSecret000000000000000000000000000000A', 'Active', 1000, 0);",
+    )
+    .unwrap();
+    drop(conn);
+
+    let server = Server::start(file_config(&path)).await.unwrap();
+    let me = sts_as(
+        &server,
+        "AKIAOLDKEY0000000000",
+        "oldSecret000000000000000000000000000000A",
+    )
+    .get_caller_identity()
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/old"));
+    let state = server.store().export().unwrap();
+    let key = &state.accounts[0].users[0].access_keys[0];
+    assert_eq!(key.expiration_date, None);
+    assert_eq!(key.tag, None);
+    server.shutdown().await;
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (version, modified): (i64, i64) = (
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap(),
+        conn.query_row(
+            "SELECT last_modified FROM access_keys WHERE access_key_id = 'AKIAOLDKEY0000000000'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap(),
+    );
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(
+        modified, 1000,
+        "a key's last modification is its creation until changed"
+    );
+}

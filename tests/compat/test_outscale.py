@@ -103,7 +103,13 @@ class Server:
             code = self.proc.wait(timeout=30)
             assert code == 0, f"iamlite exited with {code}"
         self.log.close()
+        with open(os.path.join(self.dir, "iamlite.log"), "rb") as f:
+            log = f.read()
         shutil.rmtree(self.dir, ignore_errors=True)
+        # Login/password calls were made, some refused: neither password may reach the log.
+        assert b"credentials refused" in log or b"request" in log, "the log is empty"
+        for secret in (OSC_PASSWORD, ROOT_SECRET):
+            assert secret.encode() not in log, "a secret reached the log"
 
 
 def shell(server, command, check=True, **env):
