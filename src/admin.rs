@@ -1,4 +1,5 @@
-//! The admin face, `/_iamlite/`, for test suites: health, reset, and the whole state as JSON.
+//! The admin face, `/_iamlite/`, for test suites: health, reset, the whole state as JSON, and the
+//! test clock.
 //!
 //! These are not AWS APIs and are not SigV4-signed: they are served on loopback, or anywhere with
 //! the admin token. A browser is treated as a possible attacker: a request must name a loopback
@@ -21,6 +22,8 @@ pub const PREFIX: &str = "/_iamlite/";
 pub const TOKEN_HEADER: &str = "x-iamlite-admin-token";
 /// State imports may be much larger than an API request.
 const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
+/// A clock change is a few bytes of JSON.
+const MAX_CLOCK_BYTES: usize = 1024;
 const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
@@ -64,6 +67,65 @@ struct Health {
     accounts: i64,
     users: i64,
     access_keys: i64,
+    sessions: i64,
+    mfa_devices: i64,
+}
+
+/// The test clock as `GET /_iamlite/clock` shows it.
+#[derive(Serialize)]
+struct ClockView {
+    now: String,
+    offset_seconds: f64,
+}
+
+fn clock_view(state: &AppState) -> Response<Full<Bytes>> {
+    json(
+        StatusCode::OK,
+        &ClockView {
+            now: crate::state::millis_to_rfc3339(state.clock.now_millis()),
+            offset_seconds: state.clock.offset_millis() as f64 / 1000.0,
+        },
+    )
+}
+
+/// `{"advance": "13h"}` or `{"reset": true}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    advance: Option<String>,
+    reset: Option<bool>,
+}
+
+fn change_clock(state: &AppState, body: &[u8]) -> Response<Full<Bytes>> {
+    let change: ClockChange = match serde_json::from_slice(body) {
+        Ok(c) => c,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("expected {{\"advance\": \"13h\"}} or {{\"reset\": true}}: {e}"),
+            );
+        }
+    };
+    match (change.advance, change.reset) {
+        (Some(by), None) => match humantime::parse_duration(&by) {
+            Ok(d) => state.clock.advance(d),
+            Err(e) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &format!("advance '{by}' is not a duration such as 90s or 13h: {e}"),
+                );
+            }
+        },
+        (None, Some(true)) => state.clock.reset(),
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "give either \"advance\" (a duration) or \"reset\": true",
+            );
+        }
+    }
+    tracing::info!(offset_ms = state.clock.offset_millis(), "clock changed");
+    clock_view(state)
 }
 
 fn token_ok(state: &AppState, headers: &HeaderMap) -> bool {
@@ -177,8 +239,9 @@ where
 {
     let path = parts.uri.path().trim_start_matches(PREFIX);
     let result = match (&parts.method, path) {
-        (&Method::GET, "health") => state.store.counts().map(|(accounts, users, access_keys)| {
-            json(
+        (&Method::GET, "health") => state.store.counts().and_then(|(accounts, users, keys)| {
+            let (sessions, mfa_devices) = state.store.session_and_device_counts()?;
+            Ok(json(
                 StatusCode::OK,
                 &Health {
                     status: "ok",
@@ -186,10 +249,17 @@ where
                     uptime_seconds: state.started.elapsed().as_secs_f64(),
                     accounts,
                     users,
-                    access_keys,
+                    access_keys: keys,
+                    sessions,
+                    mfa_devices,
                 },
-            )
+            ))
         }),
+        (&Method::GET, "clock") => Ok(clock_view(state)),
+        (&Method::POST, "clock") => match read_body(state, parts, body, MAX_CLOCK_BYTES).await {
+            Ok(b) => Ok(change_clock(state, &b)),
+            Err(e) => Err(e),
+        },
         (&Method::POST, "reset") => reset(state)
             .await
             .map(|()| json(StatusCode::OK, &serde_json::json!({ "status": "reset" }))),
@@ -211,7 +281,7 @@ where
                 }
             }
         }
-        (_, "health" | "reset" | "state") => Ok(refuse(
+        (_, "health" | "reset" | "state" | "clock") => Ok(refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed here",
         )),

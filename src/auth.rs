@@ -4,7 +4,9 @@
 //! Each face says which schemes and scope services it accepts (`Policy`); the answer is a `Caller`.
 
 use crate::error::{AuthError, Error, Refusal, Result};
-use crate::model::{Caller, Credential, KeyStatus, LastUsed, Secret};
+use crate::model::{
+    Caller, Credential, KeyStatus, LastUsed, SESSION_KEY_PREFIX, Secret, SessionInfo,
+};
 use crate::sigv4::{self, RequestParts, Scheme, Scope, SigningKey};
 use crate::store::Store;
 use std::collections::HashMap;
@@ -86,8 +88,12 @@ impl Logins {
 }
 
 impl Authenticated {
-    /// Records this request as the signing key's last use (date, scope service and region).
+    /// Records this request as the signing key's last use (date, scope service and region);
+    /// session credentials are not access keys and leave no record.
     pub fn record_use(&self, store: &Store, now: i64) {
+        if self.caller.session.is_some() {
+            return;
+        }
         if let Some(id) = &self.caller.access_key_id {
             store.touch_last_used(
                 id,
@@ -217,7 +223,8 @@ impl Authenticator {
     }
 
     /// Runs the whole check for one request: `now` is real time (the signature's window),
-    /// `clock_now` the emulated time in milliseconds (lifetimes and propagation).
+    /// `clock_now` the emulated time in milliseconds (lifetimes and propagation). A refusal is
+    /// logged at info with the claimed key id and the reason (never a secret, token or signature).
     pub fn authenticate(
         &self,
         store: &Store,
@@ -227,44 +234,121 @@ impl Authenticator {
         policy: &Policy,
     ) -> Result<Authenticated> {
         let claim = sigv4::parse_with(parts, policy.schemes)?;
-        sigv4::check_time(&claim, now)?;
+        let result = self.verify_claim(store, parts, &claim, now, clock_now, policy);
+        if let Err(Error::Auth(e)) = &result
+            && !matches!(e, AuthError::Refused(_))
+        {
+            // Refusals of the key were logged where their reason was known.
+            tracing::info!(access_key_id = %claim.access_key_id, reason = %e, "credentials refused");
+        }
+        result
+    }
+
+    fn verify_claim(
+        &self,
+        store: &Store,
+        parts: &RequestParts<'_>,
+        claim: &sigv4::Claim,
+        now: OffsetDateTime,
+        clock_now: i64,
+        policy: &Policy,
+    ) -> Result<Authenticated> {
+        sigv4::check_time(claim, now)?;
         if !policy.services.is_empty() && !policy.services.contains(&claim.scope.service.as_str()) {
             return Err(AuthError::WrongService {
                 expected: policy.services.first().copied().unwrap_or_default(),
             }
             .into());
         }
-        let credential = match Self::usable_credential(store, &claim, clock_now)? {
-            Ok(c) => c,
-            Err(why) => return Err(refused(&claim, why)),
-        };
-        // iamlite issues no session credentials, so a token never belongs with a key.
-        if claim.security_token.is_some() {
-            return Err(refused(&claim, Refusal::UnexpectedToken));
+        if claim.access_key_id.starts_with(SESSION_KEY_PREFIX) {
+            return self.verify_session(store, parts, claim, clock_now, policy);
         }
-        let key = self.signing_key(&credential.secret, &claim);
-        let canonical = sigv4::canonical_request(parts, &claim)?;
-        let string_to_sign = sigv4::string_to_sign(&claim, &canonical);
-        if let Err(e) = sigv4::verify(&claim, &key, &string_to_sign) {
+        let credential = match Self::usable_credential(store, claim, clock_now)? {
+            Ok(c) => c,
+            Err(why) => return Err(refused(claim, why)),
+        };
+        // Session tokens go with session key ids only.
+        if claim.security_token.is_some() {
+            return Err(refused(claim, Refusal::UnexpectedToken));
+        }
+        self.check_signature(parts, claim, &credential.secret, policy)?;
+        Ok(Authenticated {
+            caller: Caller {
+                account_id: credential.account_id,
+                access_key_id: Some(credential.access_key_id),
+                principal: credential.principal,
+                session: None,
+            },
+            scope: claim.scope.clone(),
+        })
+    }
+
+    /// Session credentials, in the order AWS judges them: the session must exist and the token be
+    /// its own (compared in constant time) before its expiry and then the signature are looked at.
+    fn verify_session(
+        &self,
+        store: &Store,
+        parts: &RequestParts<'_>,
+        claim: &sigv4::Claim,
+        clock_now: i64,
+        policy: &Policy,
+    ) -> Result<Authenticated> {
+        let Some(session) = store.session(&claim.access_key_id)? else {
+            return Err(refused(claim, Refusal::UnknownKey));
+        };
+        let token_matches = claim
+            .security_token
+            .as_deref()
+            .is_some_and(|t| bool::from(t.as_bytes().ct_eq(session.token.expose().as_bytes())));
+        if !token_matches {
+            return Err(refused(claim, Refusal::TokenMismatch));
+        }
+        if session.expiration <= clock_now {
+            return Err(AuthError::ExpiredToken.into());
+        }
+        self.check_signature(parts, claim, &session.secret, policy)?;
+        Ok(Authenticated {
+            caller: Caller {
+                account_id: session.account_id,
+                access_key_id: Some(session.access_key_id),
+                principal: session.principal,
+                session: Some(SessionInfo { mfa: session.mfa }),
+            },
+            scope: claim.scope.clone(),
+        })
+    }
+
+    /// Verifies the signature with `secret` (and, where the face allows it, over the host without
+    /// its port); on a mismatch, logs at debug what the server signed, session tokens redacted.
+    fn check_signature(
+        &self,
+        parts: &RequestParts<'_>,
+        claim: &sigv4::Claim,
+        secret: &Secret,
+        policy: &Policy,
+    ) -> Result<()> {
+        let key = self.signing_key(secret, claim);
+        let canonical = sigv4::canonical_request(parts, claim)?;
+        let string_to_sign = sigv4::string_to_sign(claim, &canonical);
+        if let Err(e) = sigv4::verify(claim, &key, &string_to_sign) {
             let quirk_matches = policy.host_without_port
-                && Self::verifies_without_port(parts, &claim, &key).unwrap_or(false);
+                && Self::verifies_without_port(parts, claim, &key).unwrap_or(false);
             if !quirk_matches {
+                let mut shown = String::from_utf8_lossy(&canonical).into_owned();
+                if let Some(token) = claim.security_token.as_deref().filter(|t| !t.is_empty()) {
+                    shown = shown
+                        .replace(token, "<redacted>")
+                        .replace(&sigv4::uri_encode(token), "<redacted>");
+                }
                 tracing::debug!(
                     access_key_id = %claim.access_key_id,
-                    canonical_request = %String::from_utf8_lossy(&canonical),
+                    canonical_request = %shown,
                     string_to_sign = %string_to_sign,
                     "signature mismatch"
                 );
                 return Err(e.into());
             }
         }
-        Ok(Authenticated {
-            caller: Caller {
-                account_id: credential.account_id,
-                access_key_id: Some(credential.access_key_id),
-                principal: credential.principal,
-            },
-            scope: claim.scope,
-        })
+        Ok(())
     }
 }

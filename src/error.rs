@@ -39,6 +39,8 @@ pub enum AuthError {
     },
     /// The credential scope names a service this endpoint does not serve.
     WrongService { expected: &'static str },
+    /// Session credentials whose expiration has passed (with their right token).
+    ExpiredToken,
 }
 
 /// Why a key was refused; logged, never shown to the client.
@@ -52,6 +54,10 @@ pub enum Refusal {
     ExpiredKey,
     /// A login or password that does not match an account's.
     WrongPassword,
+    /// A session key id without its token, or with another token.
+    TokenMismatch,
+    /// Session credentials without MFA on an API that needs it (IAM).
+    SessionWithoutMfa,
 }
 
 impl Refusal {
@@ -62,6 +68,8 @@ impl Refusal {
             Refusal::UnexpectedToken => "session token with a long-term key",
             Refusal::ExpiredKey => "expired key",
             Refusal::WrongPassword => "wrong login or password",
+            Refusal::TokenMismatch => "session token missing or not the session's",
+            Refusal::SessionWithoutMfa => "session without MFA on IAM",
         }
     }
 }
@@ -98,6 +106,27 @@ pub enum Error {
     /// An expiration date that has already passed.
     ExpirationInPast {
         date: i64,
+    },
+    NoSuchMfaDevice {
+        serial_number: String,
+    },
+    /// CreateVirtualMFADevice with a name the account already has.
+    MfaDeviceExists,
+    /// EnableMFADevice on a device already enabled for a user.
+    MfaDeviceInUse,
+    /// DeleteVirtualMFADevice on a device still enabled for a user.
+    MfaDeviceAssigned,
+    /// EnableMFADevice's two codes are not two consecutive codes of the device.
+    InvalidAuthenticationCode,
+    /// DeleteUser on a user that still has an MFA device.
+    UserHasMfaDevice,
+    /// GetSessionToken's serial number is not a device enabled for the caller.
+    MfaNotAssociated,
+    /// GetSessionToken's code is wrong, or was already used.
+    MfaCodeRejected,
+    /// Session credentials may not call this action.
+    SessionCannotCall {
+        action: &'static str,
     },
     /// The caller asked about a key of another account.
     NotKeyOwner {
@@ -160,6 +189,7 @@ impl fmt::Display for AuthError {
             AuthError::WrongService { expected } => {
                 write!(f, "credential scope should name service {expected}")
             }
+            AuthError::ExpiredToken => f.write_str("expired session"),
         }
     }
 }
@@ -184,6 +214,19 @@ impl fmt::Display for Error {
             }
             Error::ExpirationInPast { date } => {
                 write!(f, "expiration date {date} (ms) has passed")
+            }
+            Error::NoSuchMfaDevice { serial_number } => {
+                write!(f, "no MFA device {serial_number}")
+            }
+            Error::MfaDeviceExists => f.write_str("MFA device name taken"),
+            Error::MfaDeviceInUse => f.write_str("MFA device already enabled"),
+            Error::MfaDeviceAssigned => f.write_str("MFA device still enabled for a user"),
+            Error::InvalidAuthenticationCode => f.write_str("invalid authentication codes"),
+            Error::UserHasMfaDevice => f.write_str("user still has an MFA device"),
+            Error::MfaNotAssociated => f.write_str("MFA device not associated with the caller"),
+            Error::MfaCodeRejected => f.write_str("MFA code rejected"),
+            Error::SessionCannotCall { action } => {
+                write!(f, "session credentials cannot call {action}")
             }
             Error::NotKeyOwner { access_key_id, .. } => {
                 write!(f, "access key {access_key_id} belongs to another account")

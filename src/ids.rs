@@ -9,6 +9,7 @@ use rand_chacha::ChaCha20Rng;
 use std::sync::Mutex;
 
 pub const LONG_TERM_KEY_PREFIX: &str = "AKIA";
+pub use crate::model::SESSION_KEY_PREFIX;
 pub const USER_ID_PREFIX: &str = "AIDA";
 
 pub struct IdGen {
@@ -98,6 +99,30 @@ impl IdGen {
             self.account_tagged(account),
             &last[..1]
         )
+    }
+
+    /// `ASIA` + the account-tagged tail, as STS's session key ids (whatever the flavour).
+    pub fn session_key_id(&self, account: &str) -> String {
+        format!("{SESSION_KEY_PREFIX}{}", self.account_tagged(account))
+    }
+
+    /// An opaque session token: base64 of 144 random bytes (192 characters). Nothing in it is
+    /// derived from the session's id or secret.
+    pub fn session_token(&self) -> Secret {
+        let mut raw = [0u8; 144];
+        self.fill(&mut raw);
+        let token = Secret::new(BASE64.encode(&raw));
+        zeroize::Zeroize::zeroize(&mut raw);
+        token
+    }
+
+    /// A virtual MFA device's TOTP secret: 40 random bytes in base32 (64 characters, as AWS's).
+    pub fn mfa_seed(&self) -> Secret {
+        let mut raw = [0u8; 40];
+        self.fill(&mut raw);
+        let seed = Secret::new(data_encoding::BASE32.encode(&raw));
+        zeroize::Zeroize::zeroize(&mut raw);
+        seed
     }
 
     /// 40 characters of `A–Z a–z 0–9 + /`, like AWS secrets.

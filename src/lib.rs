@@ -31,6 +31,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod osc;
+pub mod otp;
 pub mod query;
 pub mod seed;
 pub mod server;

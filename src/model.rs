@@ -195,6 +195,48 @@ pub struct Caller {
     /// The key that signed the request; `None` for a root user signed in with a password.
     pub access_key_id: Option<String>,
     pub principal: Principal,
+    /// Set when the request was signed with session credentials.
+    pub session: Option<SessionInfo>,
+}
+
+/// What a request signed with session credentials may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// GetSessionToken checked an MFA code: IAM accepts the session.
+    pub mfa: bool,
+}
+
+/// Session credentials from GetSessionToken, as the store keeps them.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_key_id: String,
+    pub account_id: String,
+    pub principal: Principal,
+    pub secret: Secret,
+    pub token: Secret,
+    /// When the credentials stop working (milliseconds since the epoch, by the clock).
+    pub expiration: i64,
+    pub mfa: bool,
+}
+
+/// A virtual MFA device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaDevice {
+    /// The device's ARN, `arn:aws:iam::<account>:mfa<path><name>`.
+    pub serial_number: String,
+    pub account_id: String,
+    pub name: String,
+    pub path: String,
+    /// The TOTP secret, base32.
+    pub seed: Secret,
+    /// The user the device is enabled for.
+    pub user: Option<User>,
+    pub enable_date: Option<i64>,
+    pub create_date: i64,
+}
+
+pub fn mfa_arn(account: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:mfa{path}{name}")
 }
 
 impl Caller {
@@ -288,6 +330,9 @@ pub fn is_policy_arn(arn: &str) -> bool {
             .strip_prefix("policy/")
             .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
 }
+
+/// The session key ids GetSessionToken issues start with this.
+pub const SESSION_KEY_PREFIX: &str = "ASIA";
 
 /// An OUTSCALE access key id: 20 characters of A-Z and 0-9.
 pub fn is_outscale_access_key_id(id: &str) -> bool {
@@ -396,6 +441,37 @@ pub const PERMISSIONS_BOUNDARY: TextRule = TextRule {
     max: 2048,
     pattern: "",
     matches: is_policy_arn,
+};
+
+/// A virtual MFA device's name (the model's `virtualMFADeviceName`, with IAM's length bound).
+pub const MFA_DEVICE_NAME: TextRule = TextRule {
+    min: 1,
+    max: 226,
+    pattern: r"[\w+=,.@-]+",
+    matches: |s| !s.is_empty() && s.chars().all(is_user_name_char),
+};
+/// An MFA serial number: a device ARN or a hardware serial.
+pub const MFA_SERIAL: TextRule = TextRule {
+    min: 9,
+    max: 256,
+    pattern: r"[\w+=/:,.@-]+",
+    matches: |s| !s.is_empty() && s.chars().all(|c| is_user_name_char(c) || "/:".contains(c)),
+};
+/// STS writes its MFA rules with `*` (IAM's with `+`); its messages quote them so.
+pub const STS_MFA_SERIAL: TextRule = TextRule {
+    pattern: r"[\w+=/:,.@-]*",
+    ..MFA_SERIAL
+};
+pub const STS_MFA_CODE: TextRule = TextRule {
+    pattern: r"[\d]*",
+    ..MFA_CODE
+};
+/// A 6-digit one-time code.
+pub const MFA_CODE: TextRule = TextRule {
+    min: 6,
+    max: 6,
+    pattern: r"[\d]+",
+    matches: |s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()),
 };
 
 /// OUTSCALE's tag on an access key: any text, within a bound.

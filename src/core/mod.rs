@@ -6,6 +6,8 @@
 
 pub mod access_keys;
 pub mod identity;
+pub mod mfa;
+pub mod sessions;
 pub mod users;
 
 pub use access_keys::{
@@ -16,6 +18,13 @@ pub use access_keys::{
 pub use identity::{
     CallerIdentity, GetAccessKeyInfo, GetCallerIdentity, get_access_key_info, get_caller_identity,
 };
+pub use mfa::{
+    CreateVirtualMFADevice, DeactivateMFADevice, DeleteVirtualMFADevice, EnableMFADevice,
+    ListMFADevices, ListVirtualMFADevices, NewMfaDevice, create_virtual_mfa_device,
+    deactivate_mfa_device, delete_virtual_mfa_device, enable_mfa_device, list_mfa_devices,
+    list_virtual_mfa_devices,
+};
+pub use sessions::{GetSessionToken, SessionCredentials, get_session_token};
 pub use users::{
     CreateUser, DeleteUser, GetUser, ListUserTags, ListUsers, TagUser, UntagUser, UpdateUser,
     UserView, create_user, delete_user, get_user, list_user_tags, list_users, tag_user, untag_user,

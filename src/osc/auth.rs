@@ -96,6 +96,7 @@ fn password(
         account_id: account.to_string(),
         access_key_id: None,
         principal: Principal::Root,
+        session: None,
     }))
 }
 

@@ -115,6 +115,7 @@ impl OscError {
         let details = match e {
             AuthError::Missing => "The request is not authenticated.".to_string(),
             AuthError::Refused(Refusal::ExpiredKey) => "The access key has expired.".to_string(),
+            AuthError::ExpiredToken => "The session credentials have expired.".to_string(),
             AuthError::Refused(Refusal::WrongPassword) => {
                 "The login or the password is wrong.".to_string()
             }
@@ -182,6 +183,28 @@ impl From<Error> for OscError {
             Error::ExpirationInPast { .. } => {
                 Self::invalid_value("ExpirationDate", "the date must be in the future.")
             }
+            // The IAM face's MFA and session rules; OUTSCALE's calls meet only the last one.
+            Error::SessionCannotCall { action } => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "4",
+                "AccessDenied",
+                format!("Session credentials cannot call {action}."),
+            ),
+            Error::NoSuchMfaDevice { serial_number } => Self::new(
+                bad,
+                "4047",
+                "InvalidParameterValue",
+                format!("The MFA device {serial_number} does not exist."),
+            ),
+            e @ (Error::MfaDeviceExists
+            | Error::MfaDeviceInUse
+            | Error::MfaDeviceAssigned
+            | Error::UserHasMfaDevice) => {
+                Self::new(conflict, "9000", "ResourceConflict", e.to_string())
+            }
+            e @ (Error::InvalidAuthenticationCode
+            | Error::MfaNotAssociated
+            | Error::MfaCodeRejected) => Self::access_denied(e.to_string()),
             Error::NotKeyOwner { access_key_id, .. } => Self::new(
                 bad,
                 "4000",

@@ -70,6 +70,13 @@ where
     let verified = auth::authenticate(state, parts, &payload_sha256, action, now)?;
     let caller = verified.caller();
     caller_key.clone_from(&caller.access_key_id);
+    // Managing keys is IAM's business: session credentials need MFA here too.
+    let action: &'static str = ACTIONS
+        .iter()
+        .copied()
+        .find(|a| *a == action)
+        .unwrap_or("-");
+    crate::core::sessions::check_session_may_call(caller, crate::core::sessions::Api::Iam, action)?;
     let ctx = Ctx {
         store: &state.store,
         ids: &state.ids,

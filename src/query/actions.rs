@@ -84,6 +84,13 @@ actions! {
     Iam TagUser => tag_user,
     Iam UntagUser => untag_user,
     Iam ListUserTags => list_user_tags,
+    Iam CreateVirtualMFADevice => create_virtual_mfa_device,
+    Iam EnableMFADevice => enable_mfa_device,
+    Iam DeactivateMFADevice => deactivate_mfa_device,
+    Iam DeleteVirtualMFADevice => delete_virtual_mfa_device,
+    Iam ListMFADevices => list_mfa_devices,
+    Iam ListVirtualMFADevices => list_virtual_mfa_devices,
     Sts GetCallerIdentity => get_caller_identity,
     Sts GetAccessKeyInfo => get_access_key_info,
+    Sts GetSessionToken => get_session_token,
 }

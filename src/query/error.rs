@@ -30,8 +30,10 @@ pub enum ErrorCode {
     AccessDenied,
     DeleteConflict,
     EntityAlreadyExists,
+    ExpiredToken,
     IncompleteSignature,
     InvalidAction,
+    InvalidAuthenticationCode,
     InvalidClientTokenId,
     InvalidInput,
     LimitExceeded,
@@ -54,8 +56,10 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "AccessDenied",
             ErrorCode::DeleteConflict => "DeleteConflict",
             ErrorCode::EntityAlreadyExists => "EntityAlreadyExists",
+            ErrorCode::ExpiredToken => "ExpiredToken",
             ErrorCode::IncompleteSignature => "IncompleteSignature",
             ErrorCode::InvalidAction => "InvalidAction",
+            ErrorCode::InvalidAuthenticationCode => "InvalidAuthenticationCode",
             ErrorCode::InvalidClientTokenId => "InvalidClientTokenId",
             ErrorCode::InvalidInput => "InvalidInput",
             ErrorCode::LimitExceeded => "LimitExceeded",
@@ -76,6 +80,8 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::AccessDenied
+            | ErrorCode::ExpiredToken
+            | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::InvalidClientTokenId
             | ErrorCode::MissingAuthenticationToken
             | ErrorCode::SignatureDoesNotMatch => StatusCode::FORBIDDEN,
@@ -356,6 +362,11 @@ impl From<AuthError> for ApiError {
                 amz_date,
             } => ApiError::scope_date_mismatch(&scope_date, &amz_date),
             AuthError::WrongService { expected } => ApiError::wrong_service_scope(expected),
+            // No final period: IAM writes it so, and STS too on most endpoints.
+            AuthError::ExpiredToken => ApiError::new(
+                ErrorCode::ExpiredToken,
+                "The security token included in the request is expired",
+            ),
         }
     }
 }
@@ -381,6 +392,42 @@ impl From<Error> for ApiError {
             Error::ExpirationInPast { .. } => {
                 ApiError::new(ErrorCode::InvalidInput, "The expiration date has passed.")
             }
+            Error::NoSuchMfaDevice { serial_number } => ApiError::new(
+                ErrorCode::NoSuchEntity,
+                format!("MFA Device with serial number {serial_number} does not exist."),
+            ),
+            Error::MfaDeviceExists => {
+                ApiError::new(ErrorCode::EntityAlreadyExists, "MFA device already exists.")
+            }
+            Error::MfaDeviceInUse => ApiError::new(
+                ErrorCode::EntityAlreadyExists,
+                "MFA Device is already in use.",
+            ),
+            Error::MfaDeviceAssigned => ApiError::new(
+                ErrorCode::DeleteConflict,
+                "MFA Device is in use; deactivate it before deleting it.",
+            ),
+            Error::InvalidAuthenticationCode => ApiError::new(
+                ErrorCode::InvalidAuthenticationCode,
+                "Authentication code for device is not valid.",
+            ),
+            Error::UserHasMfaDevice => ApiError::new(
+                ErrorCode::DeleteConflict,
+                "Cannot delete entity, must delete MFA device first.",
+            ),
+            // Two spaces after "code.", as AWS writes it.
+            Error::MfaNotAssociated => ApiError::new(
+                ErrorCode::AccessDenied,
+                "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.",
+            ),
+            Error::MfaCodeRejected => ApiError::new(
+                ErrorCode::AccessDenied,
+                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+            ),
+            Error::SessionCannotCall { action } => ApiError::new(
+                ErrorCode::AccessDenied,
+                format!("Cannot call {action} with session credentials"),
+            ),
             Error::NotKeyOwner {
                 caller_arn,
                 access_key_id,

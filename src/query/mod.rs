@@ -5,6 +5,7 @@
 mod access_keys;
 mod actions;
 pub mod error;
+mod mfa;
 pub mod params;
 mod sts;
 mod users;
@@ -17,6 +18,7 @@ pub use params::Params;
 
 use crate::auth::Policy;
 use crate::core::Ctx;
+use crate::core::sessions::{Api, check_session_may_call};
 use crate::model::Flavor;
 use crate::service::{Answer, AppState, read_body};
 use crate::sigv4::{self, RequestParts};
@@ -180,6 +182,13 @@ where
     let params = Params::parse(request_parts.query.as_bytes(), form)?;
     let action = Action::parse(service, &params, state.config.flavor)?;
     progress.action = action.name();
+    let api = match service {
+        AwsService::Iam => Api::Iam,
+        AwsService::Sts => Api::Sts {
+            get_caller_identity: progress.action == "GetCallerIdentity",
+        },
+    };
+    check_session_may_call(&verified.caller, api, progress.action)?;
     let ctx = Ctx {
         store: &state.store,
         ids: &state.ids,

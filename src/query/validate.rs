@@ -149,6 +149,26 @@ pub fn required_key_id(params: &Params, v: &mut Validator) -> String {
     id.unwrap_or_default().to_string()
 }
 
+/// An integer parameter, read as AWS reads them (Java ints): empty, non-numeric (spaces included)
+/// and out-of-i32 values fail to decode before any validation (measured on STS).
+pub fn integer(params: &Params, name: &str) -> ApiResult<Option<i64>> {
+    let Some(raw) = params.get(name) else {
+        return Ok(None);
+    };
+    if raw.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::MalformedInput,
+            "missing value for decimal type",
+        ));
+    }
+    raw.parse::<i32>().map(|n| Some(i64::from(n))).map_err(|_| {
+        ApiError::new(
+            ErrorCode::MalformedInput,
+            format!("Invalid value for parameter {name}: '{raw}' is not an integer."),
+        )
+    })
+}
+
 pub const DEFAULT_MAX_ITEMS: usize = 100;
 pub const MAX_MAX_ITEMS: usize = 1000;
 
@@ -158,23 +178,8 @@ pub fn pagination(params: &Params, v: &mut Validator) -> ApiResult<PageRequest> 
     if let Some(m) = marker {
         v.rule("marker", m, &MARKER);
     }
-    let max_items = match params.get("MaxItems") {
-        None => DEFAULT_MAX_ITEMS,
-        Some(raw) => {
-            // AWS reads integers as Java ints: empty, non-numeric (spaces included) and
-            // out-of-i32 values fail to decode before any validation (measured on STS).
-            if raw.is_empty() {
-                return Err(ApiError::new(
-                    ErrorCode::MalformedInput,
-                    "missing value for decimal type",
-                ));
-            }
-            let n = i64::from(raw.parse::<i32>().map_err(|_| {
-                ApiError::new(
-                    ErrorCode::MalformedInput,
-                    format!("Invalid value for parameter MaxItems: '{raw}' is not an integer."),
-                )
-            })?);
+    let max_items = match (integer(params, "MaxItems")?, params.get("MaxItems")) {
+        (Some(n), Some(raw)) => {
             if n < 1 {
                 v.constraint(
                     "maxItems",
@@ -190,6 +195,7 @@ pub fn pagination(params: &Params, v: &mut Validator) -> ApiResult<PageRequest> 
             }
             n.clamp(1, MAX_MAX_ITEMS as i64) as usize
         }
+        _ => DEFAULT_MAX_ITEMS,
     };
     Ok(PageRequest {
         marker: marker.map(str::to_string),

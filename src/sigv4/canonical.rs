@@ -11,6 +11,11 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// Percent-encodes everything but RFC 3986's unreserved characters, as SigV4 encodes query values.
+pub fn uri_encode(s: &str) -> String {
+    percent_encode(s.as_bytes(), UNRESERVED).to_string()
+}
+
 /// Removes `.`/`..`/empty segments and encodes the path again, as SigV4 does for every service but S3.
 fn canonical_uri(path: &str) -> String {
     let mut segments: Vec<&str> = Vec::new();

@@ -9,7 +9,7 @@
 mod canonical;
 mod key;
 
-pub use canonical::{canonical_request, string_to_sign};
+pub use canonical::{canonical_request, string_to_sign, uri_encode};
 pub use key::{SigningKey, expected_signature, signing_key, verify};
 
 use crate::error::AuthError;

@@ -12,15 +12,19 @@
 
 mod access_keys;
 mod cache;
+mod mfa;
 mod page;
 mod rows;
 mod schema;
+mod sessions;
 mod snapshot;
 mod users;
 mod writer;
 
 pub use access_keys::{KeyUpdate, NewKeyDetails};
+pub use mfa::Assignment;
 pub use schema::SCHEMA_VERSION;
+pub use sessions::NewSession;
 pub use users::UserUpdate;
 
 use crate::clock::Clock;
@@ -155,7 +159,7 @@ impl Store {
         schema::migrate(&conn)?;
         // Deletions whose propagation ended while no server ran are forgotten now, not at the
         // next delete.
-        writer::purge_tombstones(&conn, clock.now_millis())
+        writer::purge_expired(&conn, clock.now_millis())
             .map_err(|e| open_err("cannot purge propagated deletions", e))?;
 
         let shared = Arc::new(Shared::new(clock));
@@ -268,6 +272,17 @@ impl Store {
                         (SELECT COUNT(*) FROM access_keys)",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?)
+        })
+    }
+
+    /// (sessions, MFA devices) for the health endpoint; expired sessions not yet forgotten count.
+    pub fn session_and_device_counts(&self) -> Result<(i64, i64)> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM mfa_devices)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?)
         })
     }

@@ -277,3 +277,17 @@ pub(super) fn fresh_access_key_id(c: &Connection, ids: &IdGen, account_id: &str)
         || ids.access_key_id(account_id),
     )
 }
+
+/// An `ASIA…` id unused by sessions and keys.
+pub(super) fn fresh_session_key_id(
+    c: &Connection,
+    ids: &IdGen,
+    account_id: &str,
+) -> Result<String> {
+    fresh_id(
+        c,
+        "SELECT (SELECT COUNT(*) FROM sessions WHERE access_key_id = ?1)
+              + (SELECT COUNT(*) FROM access_keys WHERE access_key_id = ?1)",
+        || ids.session_key_id(account_id),
+    )
+}

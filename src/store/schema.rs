@@ -5,8 +5,10 @@ use rusqlite::Connection;
 use std::time::Duration;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
-const SCHEMA: &str = include_str!("schema.sql");
+pub const SCHEMA_VERSION: i64 = 5;
+/// Version 5's tables, created on their own by the upgrade from version 4.
+const SCHEMA_V5: &str = include_str!("schema_v5.sql");
+const SCHEMA: &str = concat!(include_str!("schema.sql"), include_str!("schema_v5.sql"));
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long an in-memory connection spins on a lock held by a commit before giving up
@@ -80,6 +82,7 @@ const UPGRADES: &[(i64, &str)] = &[
          CREATE INDEX access_keys_by_owner ON access_keys(account_id, user_id, create_date,
              access_key_id, status, expiration_date, tag, last_modified);",
     ),
+    (5, SCHEMA_V5),
 ];
 
 pub(super) fn migrate(conn: &Connection) -> Result<(), OpenError> {

@@ -1,5 +1,6 @@
 -- iamlite schema, version 4 (v2 added users.permissions_boundary; v3 stores propagation deadlines;
--- v4 adds expiration dates, tags and modification dates of keys, and users' email addresses). Timestamps are milliseconds since the Unix epoch (UTC).
+-- v4 adds expiration dates, tags and modification dates of keys, and users' email addresses;
+-- v5 adds virtual MFA devices and session credentials). Timestamps are milliseconds since the Unix epoch (UTC).
 
 CREATE TABLE accounts (
     account_id  TEXT PRIMARY KEY,
@@ -67,3 +68,6 @@ CREATE TABLE deleted_access_keys (
     visible_until INTEGER NOT NULL,
     expiration_date INTEGER
 );
+
+-- Version 5's tables (virtual MFA devices, sessions) are in schema_v5.sql, which the upgrade
+-- from version 4 runs too.

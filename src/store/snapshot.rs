@@ -72,7 +72,7 @@ impl Store {
 fn clear(c: &Connection) -> Result<()> {
     c.execute_batch(
         "DELETE FROM user_tags; DELETE FROM access_keys; DELETE FROM deleted_access_keys;
-         DELETE FROM users; DELETE FROM accounts;",
+         DELETE FROM sessions; DELETE FROM mfa_devices; DELETE FROM users; DELETE FROM accounts;",
     )?;
     Ok(())
 }

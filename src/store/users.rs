@@ -136,6 +136,9 @@ impl Store {
             if count_keys(c, &account_id, Some(&user.user_id))? > 0 {
                 return Err(Error::UserHasAccessKeys { name: user.name });
             }
+            if Store::user_has_mfa_device(c, &user.user_id)? {
+                return Err(Error::UserHasMfaDevice);
+            }
             c.prepare_cached("DELETE FROM user_tags WHERE user_id = ?1")?
                 .execute([&user.user_id])?;
             c.prepare_cached("DELETE FROM users WHERE user_id = ?1")?

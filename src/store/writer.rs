@@ -79,10 +79,20 @@ where
     )
 }
 
-/// Forgets deleted keys whose deletion has reached every host by `now`.
-pub(super) fn purge_tombstones(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached("DELETE FROM deleted_access_keys WHERE visible_until <= ?1")?
-        .execute([now])
+/// How long an expired session is kept, so that its use is answered `ExpiredToken` rather than
+/// as an unknown key.
+const EXPIRED_SESSION_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// Forgets deleted keys whose deletion has reached every host by `now`, and sessions that
+/// expired more than a day before it.
+pub(super) fn purge_expired(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+    let keys = conn
+        .prepare_cached("DELETE FROM deleted_access_keys WHERE visible_until <= ?1")?
+        .execute([now])?;
+    let sessions = conn
+        .prepare_cached("DELETE FROM sessions WHERE expiration <= ?1")?
+        .execute([now.saturating_sub(EXPIRED_SESSION_KEPT_MS)])?;
+    Ok(keys + sessions)
 }
 
 pub(super) fn run(conn: Connection, rx: mpsc::Receiver<Command>, shared: std::sync::Arc<Shared>) {
@@ -106,7 +116,7 @@ pub(super) fn run(conn: Connection, rx: mpsc::Receiver<Command>, shared: std::sy
         }
         if last_purge.elapsed() >= shared.purge_interval() {
             last_purge = Instant::now();
-            if let Err(e) = purge_tombstones(&conn, shared.clock.now_millis()) {
+            if let Err(e) = purge_expired(&conn, shared.clock.now_millis()) {
                 tracing::warn!(error = %e, "cannot purge propagated deletions");
             }
         }
