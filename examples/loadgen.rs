@@ -689,6 +689,7 @@ async fn seed_database(
             users,
             login: None,
             password: None,
+            mfa_devices: Vec::new(),
         }],
     }
     .with_default_account(

@@ -56,9 +56,13 @@ pub fn step_at(unix_millis: i64) -> u64 {
 
 /// `otpauth://totp/<device>@<account>?secret=<seed>`, as AWS's QR codes hold it.
 pub fn otpauth_uri(device_name: &str, account_name: &str, seed_base32: &str) -> String {
-    let encode = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
+    // RFC 3986's unreserved characters stay; `@` (the separator) and the rest are escaped.
+    const LABEL: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, LABEL).to_string();
     format!(
         "otpauth://totp/{}@{}?secret={seed_base32}",
         encode(device_name),

@@ -3,9 +3,11 @@
 
 use crate::clock::parse_iso8601;
 use crate::model::{
-    ACCESS_KEYS_PER_USER, EMAIL, KEY_TAG, KeyStatus, NEW_USER_NAME, OUTSCALE_ACCESS_KEYS_PER_USER,
-    PATH, Secret, Tag, check_tags, is_account_id, is_outscale_access_key_id,
+    ACCESS_KEYS_PER_USER, EMAIL, KEY_TAG, KeyStatus, MFA_DEVICE_NAME, NEW_USER_NAME,
+    OUTSCALE_ACCESS_KEYS_PER_USER, PATH, Secret, Tag, check_tags, is_account_id,
+    is_outscale_access_key_id,
 };
+use crate::state::MfaDeviceState;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -25,6 +27,8 @@ pub struct SeedAccount {
     /// The root user's login (an email address) for OUTSCALE's login/password authentication.
     pub login: Option<String>,
     pub password: Option<Secret>,
+    /// Virtual MFA devices, with their seeds, so that a test can compute their codes.
+    pub mfa_devices: Vec<MfaDeviceState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +81,7 @@ impl Seed {
                     users: Vec::new(),
                     login: None,
                     password: None,
+                    mfa_devices: Vec::new(),
                 },
             ),
         }
@@ -185,6 +190,18 @@ struct RawAccount {
     password: Option<Spanned<String>>,
     #[serde(default)]
     users: Vec<RawUser>,
+    #[serde(default)]
+    mfa_devices: Vec<RawMfaDevice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMfaDevice {
+    name: Spanned<String>,
+    path: Option<String>,
+    seed: Spanned<String>,
+    /// The user the device is enabled for.
+    user: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -451,12 +468,56 @@ impl Checker<'_> {
                 );
             }
         };
+        let mut mfa_devices = Vec::new();
+        for d in a.mfa_devices {
+            let at = d.name.span().start;
+            let path = d.path.unwrap_or_else(|| "/".to_string());
+            if !MFA_DEVICE_NAME.check(d.name.get_ref()) || !PATH.check(&path) {
+                return self.err(
+                    at,
+                    format!(
+                        "MFA device '{}' has an invalid name or path",
+                        d.name.get_ref()
+                    ),
+                );
+            }
+            if crate::otp::code_at_step(d.seed.get_ref(), 0).is_none() {
+                // The seed itself stays out of the message.
+                return self.err(
+                    d.seed.span().start,
+                    format!(
+                        "the seed of MFA device '{}' is not base32 of at least 16 bytes",
+                        d.name.get_ref()
+                    ),
+                );
+            }
+            if let Some(user) = &d.user
+                && !users.iter().any(|u| u.name.eq_ignore_ascii_case(user))
+            {
+                return self.err(
+                    at,
+                    format!(
+                        "MFA device '{}' names user '{user}', who is not in account {id}",
+                        d.name.get_ref()
+                    ),
+                );
+            }
+            mfa_devices.push(MfaDeviceState {
+                name: d.name.into_inner(),
+                path,
+                seed: d.seed.into_inner(),
+                create_date: String::new(),
+                user_name: d.user,
+                enable_date: None,
+            });
+        }
         Ok(SeedAccount {
             id,
             root_keys,
             users,
             login,
             password,
+            mfa_devices,
         })
     }
 }

@@ -24,6 +24,41 @@ pub struct AccountState {
     pub root_access_keys: Vec<KeyState>,
     #[serde(default)]
     pub users: Vec<UserState>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mfa_devices: Vec<MfaDeviceState>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<SessionState>,
+}
+
+/// A virtual MFA device, its TOTP seed (base32) included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaDeviceState {
+    pub name: String,
+    pub path: String,
+    pub seed: String,
+    pub create_date: String,
+    /// The user the device is enabled for, with the date it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_date: Option<String>,
+}
+
+/// Session credentials, secret and token included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionState {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    /// `None`: the root user's session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    pub parent_access_key_id: String,
+    pub create_date: String,
+    pub expiration: String,
+    pub mfa: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

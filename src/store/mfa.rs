@@ -8,8 +8,9 @@ use super::page::{encode_marker, paginate, start_key};
 use super::rows::user_by_name;
 use crate::core::PageRequest;
 use crate::error::{Error, Result};
-use crate::model::{MfaDevice, Page, Secret, User, mfa_arn};
+use crate::model::{MFA_DEVICE_NAME, MfaDevice, PATH, Page, Secret, User, mfa_arn};
 use crate::otp;
+use crate::state::{MfaDeviceState, millis_to_rfc3339, rfc3339_to_millis};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// Which devices ListVirtualMFADevices shows.
@@ -314,27 +315,70 @@ impl Store {
     }
 }
 
-/// Devices as export, reset and import see them (secrets included).
-pub(super) fn all_devices(c: &Connection, account_id: &str) -> Result<Vec<MfaDevice>> {
+/// The account's devices as the state document writes them (seeds included).
+pub(super) fn export_devices(c: &Connection, account_id: &str) -> Result<Vec<MfaDeviceState>> {
     let mut stmt = c.prepare(concat!(
         device_select!(),
         "WHERE d.account_id = ?1 ORDER BY d.serial_number"
     ))?;
     let rows = stmt.query_map([account_id], |r| device_row(account_id, r))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    let mut out = Vec::new();
+    for d in rows {
+        let d = d?;
+        out.push(MfaDeviceState {
+            name: d.name,
+            path: d.path,
+            seed: d.seed.expose().to_string(),
+            create_date: millis_to_rfc3339(d.create_date),
+            user_name: d.user.map(|u| u.name),
+            enable_date: d.enable_date.map(millis_to_rfc3339),
+        });
+    }
+    Ok(out)
 }
 
-/// Writes a device as a seed or state document gives it, enabled for `user_id` if any.
+/// Writes a device (over one of the same serial number), enabled for `user_name` if given.
 pub(super) fn put_device(
     c: &Connection,
     account_id: &str,
-    name: &str,
-    path: &str,
-    seed: &str,
-    user_id: Option<&str>,
-    dates: (Option<i64>, i64),
+    device: &MfaDeviceState,
+    now: i64,
 ) -> Result<()> {
-    let serial = mfa_arn(account_id, path, name);
+    let invalid = |why: &str| {
+        Error::invalid_state(format!(
+            "MFA device '{}' of account {account_id}: {why}",
+            device.name
+        ))
+    };
+    if !MFA_DEVICE_NAME.check(&device.name) || !PATH.check(&device.path) {
+        return Err(invalid("invalid name or path"));
+    }
+    if otp::code_at_step(&device.seed, 0).is_none() {
+        return Err(invalid("the seed is not base32 of at least 16 bytes"));
+    }
+    let user_id = match &device.user_name {
+        None => None,
+        Some(name) => Some(
+            user_by_name(c, account_id, name)
+                .map_err(|_| invalid(&format!("no user named {name}")))?
+                .user_id,
+        ),
+    };
+    let date = |d: &Option<String>| -> Result<Option<i64>> {
+        d.as_deref()
+            .map(rfc3339_to_millis)
+            .transpose()
+            .map_err(Error::invalid_state)
+    };
+    // Seeds give no creation date: the device is created when the seed is first applied.
+    let created = match device.create_date.as_str() {
+        "" => now,
+        d => rfc3339_to_millis(d).map_err(Error::invalid_state)?,
+    };
+    let enabled = match (&user_id, date(&device.enable_date)?) {
+        (Some(_), None) => Some(now),
+        (_, d) => d,
+    };
     c.prepare_cached(
         "INSERT INTO mfa_devices (serial_number, account_id, name, path, seed, user_id,
             enable_date, create_date)
@@ -343,7 +387,15 @@ pub(super) fn put_device(
             user_id = excluded.user_id, enable_date = excluded.enable_date",
     )?
     .execute(params![
-        serial, account_id, name, path, seed, user_id, dates.0, dates.1
-    ])?;
+        mfa_arn(account_id, &device.path, &device.name),
+        account_id,
+        device.name,
+        device.path,
+        device.seed,
+        user_id,
+        enabled,
+        created
+    ])
+    .map_err(|e| invalid(&e.to_string()))?;
     Ok(())
 }

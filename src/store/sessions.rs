@@ -4,10 +4,12 @@
 use super::Store;
 use super::cache::Invalidate;
 use super::rows::fresh_session_key_id;
+use crate::error::Error;
 use crate::error::Result;
 use crate::ids::IdGen;
-use crate::model::{Principal, Secret, Session};
-use rusqlite::{OptionalExtension, params};
+use crate::model::{Principal, SESSION_KEY_PREFIX, Secret, Session};
+use crate::state::{SessionState, millis_to_rfc3339, rfc3339_to_millis};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
 
 /// What GetSessionToken asks the store to remember.
@@ -81,4 +83,71 @@ impl Store {
             .optional()?)
         })
     }
+}
+
+/// The account's sessions as the state document writes them (secrets and tokens included).
+pub(super) fn export_sessions(c: &Connection, account_id: &str) -> Result<Vec<SessionState>> {
+    let mut stmt = c.prepare(
+        "SELECT s.access_key_id, s.secret, s.token, u.name, s.parent_key_id, s.create_date,
+                s.expiration, s.mfa
+         FROM sessions s LEFT JOIN users u ON u.user_id = s.user_id
+         WHERE s.account_id = ?1 ORDER BY s.access_key_id",
+    )?;
+    let rows = stmt.query_map([account_id], |r| {
+        Ok(SessionState {
+            access_key_id: r.get(0)?,
+            secret_access_key: r.get(1)?,
+            session_token: r.get(2)?,
+            user_name: r.get(3)?,
+            parent_access_key_id: r.get(4)?,
+            create_date: millis_to_rfc3339(r.get(5)?),
+            expiration: millis_to_rfc3339(r.get(6)?),
+            mfa: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Stores a session of an imported state document.
+pub(super) fn import_session(c: &Connection, account_id: &str, s: &SessionState) -> Result<()> {
+    let invalid = |why: &str| {
+        Error::invalid_state(format!(
+            "state: session '{}' of account {account_id}: {why}",
+            s.access_key_id
+        ))
+    };
+    if !s.access_key_id.starts_with(SESSION_KEY_PREFIX)
+        || s.secret_access_key.is_empty()
+        || s.session_token.is_empty()
+    {
+        return Err(invalid("an ASIA key id, a secret and a token are required"));
+    }
+    let user_id = match &s.user_name {
+        None => None,
+        Some(name) => Some(
+            super::rows::user_by_name(c, account_id, name)
+                .map_err(|_| invalid(&format!("no user named {name}")))?
+                .user_id,
+        ),
+    };
+    let created = rfc3339_to_millis(&s.create_date).map_err(Error::invalid_state)?;
+    let expiration = rfc3339_to_millis(&s.expiration).map_err(Error::invalid_state)?;
+    c.prepare_cached(
+        "INSERT INTO sessions (access_key_id, account_id, user_id, parent_key_id, secret, token,
+            create_date, expiration, mfa)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        s.access_key_id,
+        account_id,
+        user_id,
+        s.parent_access_key_id,
+        s.secret_access_key,
+        s.session_token,
+        created,
+        expiration,
+        s.mfa
+    ])
+    .map_err(|e| invalid(&e.to_string()))?;
+    Ok(())
 }

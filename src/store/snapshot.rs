@@ -177,6 +177,9 @@ fn apply_seed(c: &Connection, seed: &Seed, ids: &IdGen, now: i64, quota: usize) 
                 )));
             }
         }
+        for device in &account.mfa_devices {
+            super::mfa::put_device(c, &account.id, device, now)?;
+        }
     }
     Ok(())
 }
@@ -252,6 +255,8 @@ fn export(c: &Connection, pending: &HashMap<String, LastUsed>) -> Result<State> 
             });
         }
         accounts.push(AccountState {
+            mfa_devices: super::mfa::export_devices(c, &id)?,
+            sessions: super::sessions::export_sessions(c, &id)?,
             id,
             create_date: millis_to_rfc3339(created),
             root_access_keys,
@@ -407,6 +412,12 @@ fn import(c: &Connection, state: &State, quota: usize) -> Result<()> {
         }
         for u in &a.users {
             import_user(c, &a.id, u, quota)?;
+        }
+        for d in &a.mfa_devices {
+            super::mfa::put_device(c, &a.id, d, 0)?;
+        }
+        for s in &a.sessions {
+            super::sessions::import_session(c, &a.id, s)?;
         }
     }
     Ok(())
