@@ -298,7 +298,7 @@ def sts_client(endpoint, key=ROOT_KEY, secret=ROOT_SECRET, region=BOTO_REGION):
     )
 
 
-def cli_env(key, secret, region):
+def cli_env(key, secret, region, token=None):
     """A from-scratch environment: nothing of the user's AWS setup can leak into the CLI."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -313,6 +313,7 @@ def cli_env(key, secret, region):
         "AWS_SHARED_CREDENTIALS_FILE": os.path.join(HERMETIC_DIR, "credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "1",
+        **({"AWS_SESSION_TOKEN": token} if token else {}),
     }
     return env
 
@@ -407,11 +408,12 @@ class ServerCase(CompatCase):
 
     # aws CLI ----------------------------------------------------------------------------------
 
-    def aws(self, *args, key=ROOT_KEY, secret=ROOT_SECRET, region=CLI_REGION):
+    def aws(self, *args, key=ROOT_KEY, secret=ROOT_SECRET, region=CLI_REGION, token=None, cwd=None):
         argv = [*args, "--endpoint-url", self.endpoint, "--output", "json"]
         proc = subprocess.run(
             [*AWS_CMD, *argv],
-            env=cli_env(key, secret, region),
+            env=cli_env(key, secret, region, token),
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -1105,6 +1107,113 @@ class Boto3Test(ServerCase):
 
 
 # --- restart ---------------------------------------------------------------------------------
+
+
+def totp(seed_base32, unix_seconds):
+    """RFC 6238 (HMAC-SHA1, 30 s, 6 digits) from the standard library, as an authenticator app."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+
+    key = base64.b32decode(seed_base32)
+    digest = hmac.new(key, struct.pack(">Q", int(unix_seconds) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1000000:06d}"
+
+
+class SessionsTest(ServerCase):
+    """Temporary credentials and MFA, with the aws CLI (the issue's session) and boto3."""
+
+    def clock(self, body):
+        req = urllib.request.Request(
+            self.endpoint + "/_iamlite/clock", data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as r:
+            return json.loads(r.read())
+
+    def now(self):
+        return time.time() + self.clock_offset
+
+    def setUp(self):
+        self.clock_offset = self.clock({"reset": True})["offset_seconds"]
+
+    def test_aws_cli_mfa_session(self):
+        name = unique("mfa")
+        self.aws_ok("iam", "create-user", "--user-name", name)
+        key = self.aws_ok("iam", "create-access-key", "--user-name", name)["AccessKey"]
+        kid, secret = key["AccessKeyId"], key["SecretAccessKey"]
+        work = tempfile.mkdtemp(prefix="iamlite-mfa-")
+        self.addCleanup(shutil.rmtree, work, ignore_errors=True)
+        # The QR code a phone would scan, and the seed a script can use: one device each.
+        qr = self.aws_ok(
+            "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", name + "-qr",
+            "--outfile", "qr.png", "--bootstrap-method", "QRCodePNG", cwd=work,
+        )
+        with open(os.path.join(work, "qr.png"), "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertEqual(qr["VirtualMFADevice"]["SerialNumber"], f"arn:aws:iam::{ACCOUNT}:mfa/{name}-qr")
+        self.aws_ok(
+            "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", name,
+            "--outfile", "seed.txt", "--bootstrap-method", "Base32StringSeed", cwd=work,
+        )
+        with open(os.path.join(work, "seed.txt")) as f:
+            seed = f.read().strip()
+        serial = f"arn:aws:iam::{ACCOUNT}:mfa/{name}"
+        now = self.now()
+        self.aws_ok(
+            "iam", "enable-mfa-device", "--user-name", name, "--serial-number", serial,
+            "--authentication-code1", totp(seed, now - 30), "--authentication-code2", totp(seed, now),
+        )
+        creds = self.aws_ok(
+            "sts", "get-session-token", "--serial-number", serial,
+            "--token-code", totp(seed, now + 30), key=kid, secret=secret,
+        )["Credentials"]
+        self.assertTrue(creds["AccessKeyId"].startswith("ASIA"))
+        session = dict(key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"])
+        me = self.aws_ok("sts", "get-caller-identity", **session)
+        self.assertEqual(me["Arn"], f"arn:aws:iam::{ACCOUNT}:user/{name}")
+        listed = self.aws_ok("iam", "list-access-keys", **session)
+        self.assertEqual([k["AccessKeyId"] for k in listed["AccessKeyMetadata"]], [kid])
+        self.clock({"advance": "13h"})
+        self.aws_fails(
+            "sts", "get-caller-identity", code="ExpiredToken", operation="GetCallerIdentity",
+            message="The security token included in the request is expired", **session,
+        )
+        self.aws_fails(
+            "sts", "get-session-token", "--serial-number", serial, "--token-code", "000000",
+            code="AccessDenied", operation="GetSessionToken",
+            message="MultiFactorAuthentication failed with invalid MFA one time pass code.",
+            key=kid, secret=secret,
+        )
+
+    def test_boto3_session_without_mfa(self):
+        name, kid, secret = self.user_with_key("sess")
+        creds = self.sts(kid, secret).get_session_token(DurationSeconds=900)["Credentials"]
+        self.assert_recent(creds["Expiration"], slack=1000)
+        kw = dict(
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"], endpoint_url=self.endpoint,
+            region_name=BOTO_REGION, config=SDK_CONFIG,
+        )
+        sts = boto3.client("sts", **kw)
+        self.assertEqual(sts.get_caller_identity()["Arn"], f"arn:aws:iam::{ACCOUNT}:user/{name}")
+        iam = boto3.client("iam", **kw)
+        self.assert_client_error(iam.list_users, "InvalidClientTokenId", 403, MSG_INVALID_TOKEN)
+        self.assert_client_error(
+            lambda: sts.get_session_token(), "AccessDenied", 403,
+            "Cannot call GetSessionToken with session credentials",
+        )
+        token = creds["SessionToken"]
+        tampered = token[:-1] + ("B" if token[-1] == "A" else "A")
+        wrong = boto3.client("sts", **{**kw, "aws_session_token": tampered})
+        self.assert_client_error(wrong.get_caller_identity, "InvalidClientTokenId", 403, MSG_INVALID_TOKEN)
+        self.clock({"advance": "16m"})
+        self.assert_client_error(
+            sts.get_caller_identity, "ExpiredToken", 403,
+            "The security token included in the request is expired",
+        )
 
 
 class RestartTest(CompatCase):
