@@ -550,6 +550,57 @@ async fn trace_log_has_one_line_per_request_and_no_secret_or_signature() {
         "the message echoes the header (as AWS does), so the log must not carry the message"
     );
 
+    // Session credentials: their secret and token stay out of the log, even in the canonical
+    // request logged (at debug) for a signature mismatch, header-signed or presigned.
+    let session = s
+        .sts(&id1, &secret1)
+        .get_session_token()
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let (sid, ssecret, token) = (
+        session.access_key_id().to_string(),
+        session.secret_access_key().to_string(),
+        session.session_token().to_string(),
+    );
+    s.forbid_secret("a session secret", &ssecret);
+    s.forbid("a session token", &token);
+    s.forbid(
+        "a session token (percent-encoded)",
+        &token
+            .replace('/', "%2F")
+            .replace('+', "%2B")
+            .replace('=', "%3D"),
+    );
+    let mut req = RawRequest::form_post(&host, "Action=GetCallerIdentity&Version=2011-06-15");
+    Signer::new(&sid, &ssecret)
+        .service("sts")
+        .session_token(&token)
+        .sign(&mut req);
+    assert_eq!(s.raw(&req, "GetCallerIdentity", &sid).await.status, 200);
+    let mut req = RawRequest::form_post(&host, "Action=GetCallerIdentity&Version=2011-06-15");
+    Signer::new(&sid, &wrong_secret)
+        .service("sts")
+        .session_token(&token)
+        .sign(&mut req);
+    let resp = s.raw(&req, "GetCallerIdentity", &sid).await;
+    assert_eq!(
+        resp.element("Code").as_deref(),
+        Some("SignatureDoesNotMatch")
+    );
+    let mut req = RawRequest::get(&host, "Action=GetCallerIdentity&Version=2011-06-15");
+    Signer::new(&sid, &wrong_secret)
+        .service("sts")
+        .session_token(&token)
+        .presign(&mut req, Duration::from_secs(300));
+    let resp = s.raw(&req, "GetCallerIdentity", &sid).await;
+    assert_eq!(
+        resp.element("Code").as_deref(),
+        Some("SignatureDoesNotMatch")
+    );
+
     // Deactivate, use, delete; a second key; tidy up.
     root.update_access_key()
         .user_name("logged")
