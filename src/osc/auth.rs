@@ -112,14 +112,7 @@ pub fn authenticate(
     if let Some(encoded) = basic_credentials(parts) {
         return password(state, parts, encoded, action, now);
     }
-    let request_parts = RequestParts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or_default(),
-        headers: &parts.headers,
-        authority: parts.uri.authority().map(|a| a.as_str()),
-        payload_sha256,
-    };
+    let request_parts = RequestParts::of(parts, payload_sha256);
     let verified =
         state
             .auth

@@ -156,14 +156,7 @@ where
 {
     let body = read_body(state, parts, body, state.config.limits.max_body_bytes).await?;
     let payload_sha256 = sigv4::payload_hash(&body);
-    let request_parts = RequestParts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or_default(),
-        headers: &parts.headers,
-        authority: parts.uri.authority().map(|a| a.as_str()),
-        payload_sha256: &payload_sha256,
-    };
+    let request_parts = RequestParts::of(parts, &payload_sha256);
     let now = state.clock.now_millis();
     let verified = state.auth.authenticate(
         &state.store,

@@ -87,6 +87,20 @@ pub struct RequestParts<'a> {
     pub payload_sha256: &'a str,
 }
 
+impl<'a> RequestParts<'a> {
+    /// The parts of a received request, with its body's hash (`payload_hash`).
+    pub fn of(parts: &'a http::request::Parts, payload_sha256: &'a str) -> Self {
+        RequestParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or_default(),
+            headers: &parts.headers,
+            authority: parts.uri.authority().map(|a| a.as_str()),
+            payload_sha256,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Header,

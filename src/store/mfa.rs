@@ -5,10 +5,10 @@
 use super::Store;
 use super::cache::Invalidate;
 use super::page::{encode_marker, paginate, start_key};
-use super::rows::user_by_name;
+use super::rows::{user_by_name, user_row_at};
 use crate::core::PageRequest;
 use crate::error::{Error, Result};
-use crate::model::{MFA_DEVICE_NAME, MfaDevice, PATH, Page, Secret, User, mfa_arn};
+use crate::model::{MFA_DEVICE_NAME, MfaDevice, PATH, Page, Secret, mfa_arn};
 use crate::otp;
 use crate::state::{MfaDeviceState, millis_to_rfc3339, rfc3339_to_millis};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -21,7 +21,8 @@ pub enum Assignment {
     Any,
 }
 
-/// The device columns `device_row` reads, then the user's (NULL when unassigned).
+/// The device columns `device_row` reads, then the user's in `user_columns!` order (NULL when
+/// the device is not enabled).
 macro_rules! device_select {
     () => {
         concat!(
@@ -35,17 +36,7 @@ macro_rules! device_select {
 fn device_row(account_id: &str, r: &Row<'_>) -> rusqlite::Result<MfaDevice> {
     let user = match r.get::<_, Option<String>>(6)? {
         None => None,
-        Some(user_id) => Some(User {
-            user_id,
-            account_id: account_id.to_string(),
-            name: r.get(7)?,
-            path: r.get(8)?,
-            create_date: r.get(9)?,
-            permissions_boundary: r.get(10)?,
-            tags: Vec::new(),
-            email: r.get(11)?,
-            last_modified: r.get(12)?,
-        }),
+        Some(_) => Some(user_row_at(account_id, r, 6)?),
     };
     Ok(MfaDevice {
         serial_number: r.get(0)?,

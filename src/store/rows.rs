@@ -22,16 +22,21 @@ pub(super) use user_columns;
 
 /// A user (without its tags) from a row of `user_columns!`.
 pub(super) fn user_row(account_id: &str, r: &Row<'_>) -> rusqlite::Result<User> {
+    user_row_at(account_id, r, 0)
+}
+
+/// A user from the `user_columns!` that start at column `idx`.
+pub(super) fn user_row_at(account_id: &str, r: &Row<'_>, idx: usize) -> rusqlite::Result<User> {
     Ok(User {
-        user_id: r.get(0)?,
+        user_id: r.get(idx)?,
         account_id: account_id.to_string(),
-        name: r.get(1)?,
-        path: r.get(2)?,
-        create_date: r.get(3)?,
-        permissions_boundary: r.get(4)?,
+        name: r.get(idx + 1)?,
+        path: r.get(idx + 2)?,
+        create_date: r.get(idx + 3)?,
+        permissions_boundary: r.get(idx + 4)?,
         tags: Vec::new(),
-        email: r.get(5)?,
-        last_modified: r.get(6)?,
+        email: r.get(idx + 5)?,
+        last_modified: r.get(idx + 6)?,
     })
 }
 

@@ -57,35 +57,24 @@ async fn quota_is_two_keys_and_counts_inactive_ones() {
         .await
         .unwrap();
     let owner = Owner::User("alice".into());
-    let mut created = Vec::new();
-    for _ in 0..2 {
-        let key = s
-            .create_access_key(
-                ACCOUNT,
-                owner.clone(),
-                ids.clone(),
-                Secret::new("x"),
-                2,
-                NewKeyDetails::default(),
-            )
-            .await
-            .unwrap();
-        created.push(key.meta.access_key_id);
-    }
-    s.update_access_key(ACCOUNT, owner.clone(), created[0].clone(), inactive(), 3)
-        .await
-        .unwrap();
-    let err = s
-        .create_access_key(
+    let create = |now: i64| {
+        s.create_access_key(
             ACCOUNT,
             owner.clone(),
             ids.clone(),
             Secret::new("x"),
-            3,
+            now,
             NewKeyDetails::default(),
         )
+    };
+    let mut created = Vec::new();
+    for _ in 0..2 {
+        created.push(create(2).await.unwrap().meta.access_key_id);
+    }
+    s.update_access_key(ACCOUNT, owner.clone(), created[0].clone(), inactive(), 3)
         .await
-        .unwrap_err();
+        .unwrap();
+    let err = create(3).await.unwrap_err();
     assert_eq!(err, Error::AccessKeyQuota { limit: 2 });
     let err = s.delete_user(ACCOUNT, "ALICE".into()).await.unwrap_err();
     assert_eq!(
