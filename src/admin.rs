@@ -1,14 +1,14 @@
 //! The admin face, `/_iamlite/`, for test suites: health, reset, the whole state as JSON, and the
 //! test clock.
 //!
-//! These are not AWS APIs and are not SigV4-signed: they are served on loopback, or anywhere with
-//! the admin token. A browser is treated as a possible attacker: a request must name a loopback
+//! These are not AWS APIs and are not SigV4-signed: they answer this machine's processes (loopback
+//! peers), or anyone with the admin token. A browser is treated as a possible attacker: a request must name a loopback
 //! (or configured) host, which defeats DNS rebinding, and one sent by another site's page (its
 //! `Origin` is not this server, or `Sec-Fetch-Site` says another site) is refused. Tools such as
 //! curl send neither header and are served.
 
 use crate::error::Error;
-use crate::service::{AppState, read_body, reset};
+use crate::service::{AppState, Peer, read_body, reset};
 use crate::state::State;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, ORIGIN};
@@ -208,10 +208,16 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let (parts, body) = req.into_parts();
-    let response = if !state.admin_allowed {
+    // Without a token only this machine's processes are served: in a container listening on
+    // 0.0.0.0, the health check inside, not the host through the port mapping.
+    let from_loopback = parts
+        .extensions
+        .get::<Peer>()
+        .is_some_and(|p| p.0.ip().to_canonical().is_loopback());
+    let response = if state.config.admin_token.is_none() && !from_loopback {
         refuse(
             StatusCode::NOT_FOUND,
-            "admin endpoints are served on loopback only, unless --admin-token is set",
+            "admin endpoints answer requests from this machine only, unless --admin-token is set",
         )
     } else if sent_by_another_site(&parts) {
         refuse(

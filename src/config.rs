@@ -171,6 +171,16 @@ pub enum Command {
         #[arg(long, default_value = "-")]
         file: PathBuf,
     },
+    /// Ask a running server on this machine whether it is healthy: exit 0 if `/_iamlite/health`
+    /// answers ok within 3 s, 1 otherwise (a container's health check).
+    Health {
+        /// The server's listen address (0.0.0.0 or :: means this machine's loopback).
+        #[arg(long, env = "IAMLITE_LISTEN", default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// The admin token, if the server requires one.
+        #[arg(long, env = "IAMLITE_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
 }
 
 /// Flags of the server (the default command).

@@ -271,7 +271,6 @@ impl Server {
             .local_addr()
             .map_err(|e| StartError(format!("cannot read the bound address: {e}")))?;
         let state = Arc::new(AppState {
-            admin_allowed: config.admin_token.is_some() || addr.ip().is_loopback(),
             config,
             store,
             ids,

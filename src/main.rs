@@ -147,6 +147,62 @@ async fn import(db: &Path, file: &Path) -> ExitCode {
     }
 }
 
+/// How long `iamlite health` waits for an answer.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `iamlite health`: GET `/_iamlite/health` on the loopback address of `listen`.
+async fn health(listen: std::net::SocketAddr, token: Option<&str>) -> ExitCode {
+    match tokio::time::timeout(HEALTH_TIMEOUT, ask_health(listen, token)).await {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => fail(format!("unhealthy: {e}")),
+        Err(_) => fail(format!("no answer within {HEALTH_TIMEOUT:?}")),
+    }
+}
+
+async fn ask_health(listen: std::net::SocketAddr, token: Option<&str>) -> Result<(), String> {
+    use http_body_util::BodyExt;
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let mut request =
+        http::Request::get("/_iamlite/health").header(http::header::HOST, addr.to_string());
+    if let Some(token) = token {
+        request = request.header(iamlite::admin::TOKEN_HEADER, token);
+    }
+    let request = request
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let health: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if status.is_success() && health["status"] == "ok" {
+        Ok(())
+    } else {
+        Err(format!("{status} {}", String::from_utf8_lossy(&body)))
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -166,6 +222,10 @@ async fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Export { db }) => return export(db).await,
         Some(Command::Import { db, file }) => return import(db, file).await,
+        Some(Command::Health {
+            listen,
+            admin_token,
+        }) => return health(*listen, admin_token.as_deref()).await,
         None => {}
     }
     let config = match cli.serve.into_config() {

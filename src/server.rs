@@ -107,7 +107,10 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
                         return;
                     };
                     let builder = if is_http2 { http2 } else { http1 };
-                    let svc = service_fn(move |req| service::handle(state.clone(), req));
+                    let svc = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(service::Peer(peer));
+                        service::handle(state.clone(), req)
+                    });
                     let conn = builder.serve_connection(TokioIo::new(stream), svc);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");

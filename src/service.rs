@@ -34,9 +34,11 @@ pub struct AppState {
     /// What a reset returns to: the configured default account plus the seed file.
     pub boot_seed: Arc<Seed>,
     pub started: Instant,
-    /// Whether `/_iamlite/` is served: on loopback, or anywhere once an admin token is set.
-    pub admin_allowed: bool,
 }
+
+/// The address a request came from, as the connection saw it (a request extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub std::net::SocketAddr);
 
 /// Returns the store to the boot seed in one transaction, and the clock to real time.
 pub async fn reset(state: &AppState) -> Result<()> {

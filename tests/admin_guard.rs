@@ -157,3 +157,59 @@ async fn a_configured_host_name_is_served_and_a_token_holder_may_use_any() {
         "a token does not make another site's page welcome"
     );
 }
+
+/// An address of this machine that is not loopback (the one it would reach other hosts from).
+fn non_loopback_ip() -> std::net::IpAddr {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    // Connecting a UDP socket sends nothing; it only picks the outgoing interface.
+    probe.connect("192.0.2.1:9").unwrap();
+    let ip = probe.local_addr().unwrap().ip();
+    assert!(
+        !ip.is_loopback() && !ip.is_unspecified(),
+        "this machine needs a non-loopback address for this test, got {ip}"
+    );
+    ip
+}
+
+#[tokio::test]
+async fn other_machines_are_refused_without_a_token_even_on_all_interfaces() {
+    let all = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let server = Server::builder().listen(all).start().await.unwrap();
+    let port = server.local_addr().port();
+    let outside = std::net::SocketAddr::new(non_loopback_ip(), port);
+    let get = |addr: std::net::SocketAddr, token: Option<&'static str>| async move {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let port = addr.port();
+        let mut request = format!(
+            "GET /_iamlite/state HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n"
+        );
+        if let Some(t) = token {
+            request.push_str(&format!("x-iamlite-admin-token: {t}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8(answer).unwrap()[9..12]
+            .parse::<u16>()
+            .unwrap()
+    };
+    // The same server, the same Host: served to a local process, not to another address.
+    assert_eq!(
+        get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), None).await,
+        200
+    );
+    assert_eq!(get(outside, None).await, 404);
+    let guarded = Server::builder()
+        .listen(all)
+        .admin_token("s3cret")
+        .start()
+        .await
+        .unwrap();
+    let outside = std::net::SocketAddr::new(non_loopback_ip(), guarded.local_addr().port());
+    assert_eq!(
+        get(outside, Some("s3cret")).await,
+        200,
+        "a token opens it to other machines"
+    );
+}

@@ -238,3 +238,38 @@ fn the_outscale_banner_gives_a_ready_profile_and_variables() {
     assert!(text.contains("OSC_LOGIN=me@example.com"), "{text}");
     assert!(!text.contains("S3cret!pass"), "the password is not printed");
 }
+
+#[test]
+fn health_answers_for_a_running_server_and_fails_for_none() {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(["--in-memory", "--listen", "0.0.0.0:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let port = first.rsplit(':').next().unwrap().to_string();
+    // The container's health check: the listen address as configured, 0.0.0.0 included.
+    let ok = Command::new(BIN)
+        .args(["health", "--listen", &format!("0.0.0.0:{port}")])
+        .status()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(ok.success());
+    let out = Command::new(BIN)
+        .args(["health", "--listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot connect"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
