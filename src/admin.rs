@@ -54,6 +54,7 @@ fn error_response(e: &Error) -> Response<Full<Bytes>> {
         Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        Error::StorageFault(f) if f.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     refuse(status, &e.to_string())
@@ -69,6 +70,8 @@ struct Health {
     access_keys: i64,
     sessions: i64,
     mfa_devices: i64,
+    /// `ok`, or `read-only: <fault>` while a storage fault makes writes fail.
+    storage: String,
 }
 
 /// The test clock as `GET /_iamlite/clock` shows it.
@@ -258,6 +261,10 @@ where
                     access_keys: keys,
                     sessions,
                     mfa_devices,
+                    storage: state
+                        .store
+                        .fault()
+                        .map_or_else(|| "ok".to_string(), |f| format!("read-only: {}", f.label())),
                 },
             ))
         }),

@@ -171,6 +171,13 @@ pub enum Command {
         #[arg(long, default_value = "-")]
         file: PathBuf,
     },
+    /// Examine a database file without changing it: schema version, integrity, counts and free
+    /// space; exit 0 if it is a sound iamlite database, 1 otherwise.
+    Check {
+        /// SQLite database file to examine.
+        #[arg(long, env = "IAMLITE_DB", default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
     /// Ask a running server on this machine whether it is healthy: exit 0 if `/_iamlite/health`
     /// answers ok within 3 s, 1 otherwise (a container's health check).
     Health {

@@ -149,8 +149,10 @@ pub enum Error {
     },
     /// The store is closing; nothing more is written.
     ShuttingDown,
-    /// The store failed; the cause went to the log where it happened.
+    /// The store failed in a way that is not a named fault; the cause went to the log.
     Storage,
+    /// A named storage fault (disk full, read-only, damaged file...); the path went to the log.
+    StorageFault(crate::store::Fault),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -238,6 +240,7 @@ impl fmt::Display for Error {
             Error::InvalidState { reason } => f.write_str(reason),
             Error::ShuttingDown => f.write_str("the store is shutting down"),
             Error::Storage => f.write_str("storage failure (see the log)"),
+            Error::StorageFault(fault) => write!(f, "storage fault: {}", fault.label()),
         }
     }
 }

@@ -43,10 +43,16 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 fn banner(server: &Server, config: &Config) -> String {
     let (key_id, secret) = server.root_credentials();
     let endpoint = server.endpoint();
-    let state = match &config.storage {
+    let mut state = match &config.storage {
         Storage::File(path) => format!("SQLite file {}", path.display()),
         Storage::InMemory => "in memory (lost at exit)".to_string(),
     };
+    if let Some(fault) = server.store().fault() {
+        state.push_str(&format!(
+            "\n  storage:     READ-ONLY ({}): reads are served, writes fail with 503 until it clears",
+            fault.label()
+        ));
+    }
     let mut out = format!(
         "iamlite {version} listening on {endpoint}\n\
          \x20 state:       {state}\n\
@@ -147,6 +153,28 @@ async fn import(db: &Path, file: &Path) -> ExitCode {
     }
 }
 
+/// `iamlite check`: what the database file holds and whether it is sound, without writing to it.
+fn check(db: &Path) -> ExitCode {
+    let report = iamlite::store::check(db);
+    let mut out = std::io::stdout().lock();
+    for (what, finding) in &report.findings {
+        if writeln!(out, "{what}: {finding}").is_err() {
+            return ExitCode::FAILURE;
+        }
+    }
+    match report.problem {
+        None => {
+            let _ = writeln!(out, "result: ok");
+            ExitCode::SUCCESS
+        }
+        Some(problem) => {
+            let _ = writeln!(out, "result: not usable");
+            drop(out);
+            fail(problem)
+        }
+    }
+}
+
 /// How long `iamlite health` waits for an answer.
 const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -222,6 +250,7 @@ async fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Export { db }) => return export(db).await,
         Some(Command::Import { db, file }) => return import(db, file).await,
+        Some(Command::Check { db }) => return check(db),
         Some(Command::Health {
             listen,
             admin_token,

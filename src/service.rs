@@ -36,6 +36,20 @@ pub struct AppState {
     pub started: Instant,
 }
 
+/// Seconds a client is told to wait before retrying a 503 (a storage fault, or shutting down).
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Adds `Retry-After` to a 503, so that clients other than the SDKs (which back off on their
+/// own) know when to try again.
+pub fn retry_after<B>(response: &mut Response<B>) {
+    if response.status() == http::StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+}
+
 /// The address a request came from, as the connection saw it (a request extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub std::net::SocketAddr);

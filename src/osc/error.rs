@@ -240,6 +240,18 @@ impl From<Error> for OscError {
                 "DefaultError",
                 "The request failed; see the server's log.".to_string(),
             ),
+            Error::StorageFault(fault) if fault.is_transient() => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "0",
+                "DefaultError",
+                format!("Storage is unavailable ({}); retry later.", fault.label()),
+            ),
+            Error::StorageFault(fault) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "0",
+                "DefaultError",
+                format!("Storage failed ({}); see the server's log.", fault.label()),
+            ),
         }
     }
 }

@@ -94,6 +94,7 @@ fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Respons
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID_HEADER, v);
     }
+    crate::service::retry_after(&mut response);
     response
 }
 

@@ -444,6 +444,13 @@ impl From<Error> for ApiError {
                 ApiError::new(ErrorCode::ServiceUnavailable, "The store is shutting down.")
             }
             Error::Storage => ApiError::service_failure(),
+            // Both are retried by the SDKs (500 and 503 are transient statuses to botocore and
+            // aws-smithy alike); 503 says the failure is temporary, and Retry-After says when.
+            Error::StorageFault(fault) if fault.is_transient() => ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "The request has failed due to a temporary failure of the server.",
+            ),
+            Error::StorageFault(_) => ApiError::service_failure(),
         }
     }
 }

@@ -199,6 +199,7 @@ fn xml_response(status: StatusCode, body: String, request_id: &str) -> Response<
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID_HEADER, v);
     }
+    crate::service::retry_after(&mut response);
     response
 }
 

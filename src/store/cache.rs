@@ -1,7 +1,7 @@
 //! What the store keeps in memory beside SQLite: recently used credentials, and last-used records
 //! not yet written.
 
-use super::lock;
+use super::{Fault, lock};
 use crate::clock::Clock;
 use crate::model::{Credential, LastUsed};
 use std::collections::HashMap;
@@ -37,6 +37,8 @@ pub(super) struct Shared {
     credentials: Mutex<CredentialCache>,
     pub(super) clock: Arc<Clock>,
     purge_interval_ms: AtomicU64,
+    /// The storage fault that stops writes now, if any (set and cleared by the writer).
+    fault: Mutex<Option<Fault>>,
 }
 
 impl Shared {
@@ -46,7 +48,17 @@ impl Shared {
             credentials: Mutex::default(),
             clock,
             purge_interval_ms: AtomicU64::new(DEFAULT_PURGE_INTERVAL.as_millis() as u64),
+            fault: Mutex::default(),
         }
+    }
+
+    pub(super) fn fault(&self) -> Option<Fault> {
+        *lock(&self.fault)
+    }
+
+    /// Records the current fault; returns the one it replaces.
+    pub(super) fn set_fault(&self, fault: Option<Fault>) -> Option<Fault> {
+        std::mem::replace(&mut *lock(&self.fault), fault)
     }
 
     pub(super) fn purge_interval(&self) -> Duration {

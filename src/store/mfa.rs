@@ -375,7 +375,10 @@ pub(super) fn put_device(
             enable_date, create_date)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (serial_number) DO UPDATE SET seed = excluded.seed,
-            user_id = excluded.user_id, enable_date = excluded.enable_date",
+            user_id = excluded.user_id, enable_date = excluded.enable_date
+         -- An enable date that only defaulted to now does not count as a change.
+         WHERE (seed, user_id) IS NOT (excluded.seed, excluded.user_id)
+            OR (?9 AND enable_date IS NOT excluded.enable_date)",
     )?
     .execute(params![
         mfa_arn(account_id, &device.path, &device.name),
@@ -385,7 +388,8 @@ pub(super) fn put_device(
         device.seed,
         user_id,
         enabled,
-        created
+        created,
+        device.enable_date.is_some(),
     ])
     .map_err(|e| invalid(&e.to_string()))?;
     Ok(())

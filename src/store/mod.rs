@@ -12,6 +12,8 @@
 
 mod access_keys;
 mod cache;
+mod check;
+mod fault;
 mod mfa;
 mod page;
 mod rows;
@@ -22,6 +24,8 @@ mod users;
 mod writer;
 
 pub use access_keys::{KeyUpdate, NewKeyDetails};
+pub use check::{CheckReport, check};
+pub use fault::{Fault, Space, space};
 pub use mfa::Assignment;
 pub use schema::SCHEMA_VERSION;
 pub use sessions::NewSession;
@@ -42,8 +46,17 @@ use writer::Command;
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
-        tracing::error!(error = %err, "store error");
-        Error::Storage
+        match Fault::of(&err) {
+            // The writer logs a fault once, with the path, when it starts and when it clears.
+            Some(fault) => {
+                tracing::debug!(error = %err, "store fault");
+                Error::StorageFault(fault)
+            }
+            None => {
+                tracing::error!(error = %err, "store error");
+                Error::Storage
+            }
+        }
     }
 }
 
@@ -92,6 +105,28 @@ fn open_err(context: &str, e: impl std::fmt::Display) -> OpenError {
     OpenError(format!("{context}: {e}"))
 }
 
+/// An SQLite failure while opening: named after its fault and the path when it is one.
+fn sqlite_open_err(target: &str, context: &str, e: &rusqlite::Error) -> OpenError {
+    match Fault::of(e) {
+        Some(fault) => OpenError(fault.refine(target).describe(target, &e.to_string())),
+        None => open_err(context, e),
+    }
+}
+
+/// A file-system failure while creating the database or its directory.
+fn io_open_err(path: &Path, e: &std::io::Error) -> OpenError {
+    let target = path.display().to_string();
+    let fault = match e.kind() {
+        std::io::ErrorKind::StorageFull => Some(Fault::DiskFull),
+        std::io::ErrorKind::ReadOnlyFilesystem => Some(Fault::ReadOnly),
+        _ => None,
+    };
+    match fault {
+        Some(f) => OpenError(f.describe(&target, &e.to_string())),
+        None => open_err(&format!("cannot create {target}"), e),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Data behind these locks stays consistent even if a holder panicked.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -131,11 +166,9 @@ impl Store {
         let (target, flags, durable) = match storage {
             Storage::File(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| open_err(&format!("cannot create {}", dir.display()), e))?;
+                    std::fs::create_dir_all(dir).map_err(|e| io_open_err(dir, &e))?;
                 }
-                create_private_file(path)
-                    .map_err(|e| open_err(&format!("cannot create {}", path.display()), e))?;
+                create_private_file(path).map_err(|e| io_open_err(path, &e))?;
                 (
                     path.to_string_lossy().into_owned(),
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -153,21 +186,41 @@ impl Store {
             ),
         };
         let mut conn = Connection::open_with_flags(&target, flags)
-            .map_err(|e| open_err(&format!("cannot open database {target}"), e))?;
+            .map_err(|e| sqlite_open_err(&target, &format!("cannot open database {target}"), &e))?;
+        // Nothing is written to a file before it is known to be a sound iamlite database of a
+        // version this build understands.
+        schema::configure(&mut conn, durable)
+            .map_err(|e| sqlite_open_err(&target, "cannot configure database", &e))?;
+        schema::inspect(&conn, &target)?;
         schema::configure_writer(&mut conn, durable)
-            .map_err(|e| open_err("cannot configure database", e))?;
-        schema::migrate(&conn)?;
-        // Deletions whose propagation ended while no server ran are forgotten now, not at the
-        // next delete.
-        writer::purge_expired(&conn, clock.now_millis())
-            .map_err(|e| open_err("cannot purge propagated deletions", e))?;
-
+            .map_err(|e| sqlite_open_err(&target, "cannot configure database", &e))?;
+        schema::migrate(&conn).map_err(|(context, e)| sqlite_open_err(&target, &context, &e))?;
         let shared = Arc::new(Shared::new(clock));
+        // Deletions whose propagation ended while no server ran are forgotten now, not at the
+        // next delete; on a full or read-only disk they wait for the writer's next purge.
+        if let Err(e) = writer::purge_expired(&conn, shared.clock.now_millis()) {
+            match Fault::of(&e) {
+                Some(f) if f.is_transient() => {
+                    tracing::warn!(error = %e, "cannot purge propagated deletions now")
+                }
+                _ => {
+                    return Err(sqlite_open_err(
+                        &target,
+                        "cannot purge propagated deletions",
+                        &e,
+                    ));
+                }
+            }
+        }
+        if durable {
+            writer::note_fault(&shared, &target, writer::space_fault(&target));
+        }
         let (tx, rx) = mpsc::channel();
         let thread_shared = shared.clone();
+        let thread_target = target.clone();
         let thread = std::thread::Builder::new()
             .name("iamlite-writer".into())
-            .spawn(move || writer::run(conn, rx, thread_shared))
+            .spawn(move || writer::run(conn, rx, thread_shared, thread_target))
             .map_err(|e| open_err("cannot start writer thread", e))?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -292,6 +345,16 @@ impl Store {
         self.read(
             |c| Ok(c.query_row("SELECT COUNT(*) FROM deleted_access_keys", [], |r| r.get(0))?),
         )
+    }
+
+    /// The storage fault that makes writes fail now, if any (`/_iamlite/health` shows it).
+    pub fn fault(&self) -> Option<Fault> {
+        self.inner.shared.fault()
+    }
+
+    /// Where the state lives: the database file, or a name for the in-memory database.
+    pub fn target(&self) -> &str {
+        &self.inner.target
     }
 
     /// `PRAGMA integrity_check`'s first line (`ok` for a sound database).

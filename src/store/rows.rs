@@ -92,7 +92,8 @@ pub(super) fn user_tags(c: &Connection, user_id: &str) -> Result<Vec<Tag>> {
 pub(super) fn upsert_tags(c: &Connection, user_id: &str, tags: &[Tag]) -> Result<()> {
     let mut stmt = c.prepare_cached(
         "INSERT INTO user_tags (user_id, key_lower, key, value) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (user_id, key_lower) DO UPDATE SET key = excluded.key, value = excluded.value",
+         ON CONFLICT (user_id, key_lower) DO UPDATE SET key = excluded.key, value = excluded.value
+         WHERE (key, value) IS NOT (excluded.key, excluded.value)",
     )?;
     for t in tags {
         stmt.execute(params![user_id, t.key.to_lowercase(), t.key, t.value])?;

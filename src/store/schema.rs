@@ -1,6 +1,6 @@
 //! The schema, its versions and in-place upgrades, and the settings every connection gets.
 
-use super::{OpenError, open_err};
+use super::{Fault, OpenError, sqlite_open_err};
 use rusqlite::Connection;
 use std::time::Duration;
 
@@ -85,21 +85,82 @@ const UPGRADES: &[(i64, &str)] = &[
     (5, SCHEMA_V5),
 ];
 
-pub(super) fn migrate(conn: &Connection) -> Result<(), OpenError> {
+/// Most lines of a failed integrity check quoted in the error.
+const INTEGRITY_LINES: usize = 3;
+
+/// Refuses, without writing anything, a file that is not an iamlite database, one written by a
+/// newer iamlite, or a damaged one. Runs before anything that could write (the WAL switch).
+pub(super) fn inspect(conn: &Connection, target: &str) -> Result<(), OpenError> {
+    // The first read of the header is what fails on a file that is not SQLite.
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| open_err("cannot read schema version", e))?;
+        .map_err(|e| sqlite_open_err(target, "cannot read the schema version", &e))?;
     if version > SCHEMA_VERSION {
-        return Err(OpenError(format!(
-            "this database was written by a newer iamlite (schema version {version}); \
-             this iamlite understands schema version {SCHEMA_VERSION} and older. Upgrade iamlite or use another --db."
-        )));
+        return Err(OpenError(newer_schema(target, version)));
     }
+    if version < 1 {
+        return match foreign_objects(conn) {
+            Ok(0) => Ok(()),
+            Ok(n) => Err(OpenError(foreign_database(target, n))),
+            Err(e) => Err(sqlite_open_err(target, "cannot read the schema", &e)),
+        };
+    }
+    let problems = integrity(conn, "quick_check")
+        .map_err(|e| sqlite_open_err(target, "cannot check the database", &e))?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(OpenError(
+            Fault::Damaged.describe(target, &problems.join("; ")),
+        ))
+    }
+}
+
+pub(super) fn newer_schema(target: &str, version: i64) -> String {
+    format!(
+        "{target} was written by a newer iamlite (schema version {version}); this iamlite \
+         understands schema version {SCHEMA_VERSION} and older; nothing was changed. Upgrade \
+         iamlite or use another --db."
+    )
+}
+
+/// Schema objects in a database without iamlite's schema version: another program's tables.
+pub(super) fn foreign_objects(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+}
+
+pub(super) fn foreign_database(target: &str, objects: i64) -> String {
+    Fault::NotADatabase.describe(
+        target,
+        &format!("an SQLite database with {objects} other schema objects"),
+    )
+}
+
+/// What `PRAGMA quick_check` or `integrity_check` finds wrong (empty: nothing), at most
+/// `INTEGRITY_LINES` lines. A file too broken to check gives an error instead, SQLITE_CORRUPT
+/// as a rule.
+pub(super) fn integrity(conn: &Connection, pragma: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("PRAGMA {pragma}({INTEGRITY_LINES})"))?;
+    let lines = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(lines.into_iter().filter(|l| l != "ok").collect())
+}
+
+/// Creates the schema in an empty database or upgrades an older one in place. On failure:
+/// what was being done, and SQLite's error.
+pub(super) fn migrate(conn: &Connection) -> Result<(), (String, rusqlite::Error)> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| ("cannot read schema version".to_string(), e))?;
     if version < 1 {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
-        .map_err(|e| open_err("cannot create schema", e))?;
+        .map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            ("cannot create schema".to_string(), e)
+        })?;
         return Ok(());
     }
     for (to, sql) in UPGRADES.iter().filter(|(to, _)| *to > version) {
@@ -108,7 +169,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), OpenError> {
         ))
         .map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
-            open_err(&format!("cannot upgrade the schema to version {to}"), e)
+            (format!("cannot upgrade the schema to version {to}"), e)
         })?;
     }
     Ok(())

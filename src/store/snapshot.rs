@@ -85,7 +85,9 @@ fn insert_account(c: &Connection, account_id: &str, create_date: i64) -> rusqlit
 }
 
 /// Writes a key as the seed describes it, over any key of that id. Seeded keys count as long
-/// propagated; an existing key keeps its creation date unless the seed gives one.
+/// propagated; an existing key keeps its creation date unless the seed gives one. A key that
+/// already is as described is not touched, so that a restart writes nothing (and can start on a
+/// full disk) when the seed is already applied.
 fn put_seed_key(
     c: &Connection,
     account_id: &str,
@@ -93,24 +95,29 @@ fn put_seed_key(
     key: &SeedKey,
     now: i64,
 ) -> Result<()> {
-    let updated = c
-        .prepare_cached(
-            "UPDATE access_keys SET account_id = ?2, user_id = ?3, secret = ?4, status = ?5,
-                create_date = coalesce(?6, create_date), status_effective = 0, prior_status = NULL,
-                expiration_date = ?7, tag = ?8
-             WHERE access_key_id = ?1",
-        )?
-        .execute(params![
-            key.id,
-            account_id,
-            user_id,
-            key.secret.expose(),
-            key.status.as_str(),
-            key.create_date,
-            key.expiration,
-            key.tag,
-        ])?;
-    if updated == 0 {
+    let exists = c
+        .prepare_cached("SELECT 1 FROM access_keys WHERE access_key_id = ?1")?
+        .exists([&key.id])?;
+    c.prepare_cached(
+        "UPDATE access_keys SET account_id = ?2, user_id = ?3, secret = ?4, status = ?5,
+            create_date = coalesce(?6, create_date), status_effective = 0, prior_status = NULL,
+            expiration_date = ?7, tag = ?8
+         WHERE access_key_id = ?1
+           AND (account_id, user_id, secret, status, create_date, status_effective, prior_status,
+                expiration_date, tag)
+               IS NOT (?2, ?3, ?4, ?5, coalesce(?6, create_date), 0, NULL, ?7, ?8)",
+    )?
+    .execute(params![
+        key.id,
+        account_id,
+        user_id,
+        key.secret.expose(),
+        key.status.as_str(),
+        key.create_date,
+        key.expiration,
+        key.tag,
+    ])?;
+    if !exists {
         insert_key(
             c,
             &KeyRow {
@@ -141,9 +148,14 @@ fn apply_seed(c: &Connection, seed: &Seed, ids: &IdGen, now: i64, quota: usize) 
             let user_id = match find_user(c, &account.id, &user.name)? {
                 Some(existing) => {
                     c.prepare_cached(
-                        "UPDATE users SET path = ?2, email = coalesce(?3, email) WHERE user_id = ?1",
+                        "UPDATE users SET path = ?2, email = coalesce(?3, email)
+                         WHERE user_id = ?1 AND (path, email) IS NOT (?2, coalesce(?3, email))",
                     )?
-                    .execute(params![existing.user_id, user.path, user.email])?;
+                    .execute(params![
+                        existing.user_id,
+                        user.path,
+                        user.email
+                    ])?;
                     existing.user_id
                 }
                 None => {

@@ -1,7 +1,9 @@
 //! The writer thread: group commit of queued writes, one SAVEPOINT each, last-used records folded
-//! into each batch, and the purge of deletions that have propagated.
+//! into each batch, the purge of deletions that have propagated, and the storage-fault state
+//! (entered when a write hits a full or read-only disk, left once a probe write succeeds).
 
 use super::cache::{Invalidate, Shared};
+use super::fault::{Fault, refuses_writing, space};
 use crate::error::{Error, Result};
 use crate::model::LastUsed;
 use rusqlite::{Connection, params};
@@ -21,6 +23,8 @@ pub(super) trait WriteJob: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the waiting request with the write's result, or the commit's failure.
     fn finish(self: Box<Self>, commit: Result<()>);
+    /// The storage fault the write ran into, if it failed on one.
+    fn fault(&self) -> Option<Fault>;
 }
 
 struct Job<F, R> {
@@ -52,6 +56,13 @@ where
             None => Err(commit.err().unwrap_or(Error::Storage)),
         };
         let _ = self.reply.send(outcome);
+    }
+
+    fn fault(&self) -> Option<Fault> {
+        match &self.result {
+            Some(Err(Error::StorageFault(f))) => Some(*f),
+            _ => None,
+        }
     }
 }
 
@@ -95,9 +106,68 @@ pub(super) fn purge_expired(conn: &Connection, now: i64) -> rusqlite::Result<usi
     Ok(keys + sessions)
 }
 
-pub(super) fn run(conn: Connection, rx: mpsc::Receiver<Command>, shared: std::sync::Arc<Shared>) {
+/// How often, while a fault stops writes, the writer checks whether writing works again.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// Free space a full disk must regain before a probe write is tried (64 pages of 4 KiB): less
+/// would let the probe succeed and the next write fail again.
+const PROBE_MIN_FREE: u64 = 256 * 1024;
+
+/// A write that needs room and a working file system: `PRAGMA user_version` set to itself
+/// still writes the database header page.
+fn probe(conn: &Connection, path: &str) -> std::result::Result<(), (Fault, String)> {
+    if let Some(fault) = space_fault(path) {
+        return Err(fault);
+    }
+    let sql = format!(
+        "BEGIN IMMEDIATE; PRAGMA user_version = {}; COMMIT;",
+        super::SCHEMA_VERSION
+    );
+    conn.execute_batch(&sql).map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        (
+            Fault::of(&e).unwrap_or(Fault::Io).refine(path),
+            e.to_string(),
+        )
+    })
+}
+
+/// The fault the file system itself reports: mounted read-only, or (almost) no space left.
+pub(super) fn space_fault(path: &str) -> Option<(Fault, String)> {
+    let s = space(path)?;
+    if s.read_only || refuses_writing(path) {
+        Some((Fault::ReadOnly, "mounted read-only".into()))
+    } else if s.free_bytes < PROBE_MIN_FREE {
+        Some((Fault::DiskFull, format!("{} bytes free", s.free_bytes)))
+    } else {
+        None
+    }
+}
+
+/// Enters, changes or leaves the fault state, saying so in the log once per change.
+pub(super) fn note_fault(shared: &Shared, path: &str, fault: Option<(Fault, String)>) {
+    let fault = fault.map(|(f, detail)| (f.refine(path), detail));
+    let now = fault.as_ref().map(|(f, _)| *f);
+    let before = shared.set_fault(now);
+    match (before, fault) {
+        (b, Some((f, detail))) if b != Some(f) => tracing::error!(
+            fault = f.label(),
+            "{}; writes fail until this clears, reads and authentication go on",
+            f.describe(path, &detail)
+        ),
+        (Some(b), None) => tracing::info!(cleared = b.label(), "storage writable again at {path}"),
+        _ => {}
+    }
+}
+
+pub(super) fn run(
+    conn: Connection,
+    rx: mpsc::Receiver<Command>,
+    shared: std::sync::Arc<Shared>,
+    path: String,
+) {
     let mut open = true;
     let mut last_purge = Instant::now();
+    let mut last_probe = Instant::now();
     while open {
         let first = match rx.recv_timeout(LAST_USED_FLUSH) {
             Ok(cmd) => Some(cmd),
@@ -114,26 +184,46 @@ pub(super) fn run(conn: Connection, rx: mpsc::Receiver<Command>, shared: std::sy
                 Err(_) => break,
             }
         }
-        if last_purge.elapsed() >= shared.purge_interval() {
+        let faulted = shared.fault().is_some();
+        if faulted && last_probe.elapsed() >= PROBE_EVERY {
+            last_probe = Instant::now();
+            if let Ok(()) = probe(&conn, &path) {
+                note_fault(&shared, &path, None);
+            }
+        }
+        let faulted = shared.fault().is_some();
+        if !faulted && last_purge.elapsed() >= shared.purge_interval() {
             last_purge = Instant::now();
             if let Err(e) = purge_expired(&conn, shared.clock.now_millis()) {
                 tracing::warn!(error = %e, "cannot purge propagated deletions");
             }
         }
-        let pending = shared.pending_uses();
+        // While writes fail, last-used records wait in memory (they are still answered from
+        // there) rather than make every batch bigger.
+        let pending = if faulted {
+            HashMap::new()
+        } else {
+            shared.pending_uses()
+        };
         if batch.is_empty() && pending.is_empty() {
             continue;
         }
-        run_batch(&conn, batch, &pending, &shared);
+        if let Some(fault) = run_batch(&conn, batch, &pending, &shared)
+            && fault.0.is_transient()
+        {
+            note_fault(&shared, &path, Some(fault));
+        }
     }
 }
 
+/// Runs one batch; returns the storage fault it ran into, if any, with SQLite's words for it.
 fn run_batch(
     conn: &Connection,
     batch: Vec<Command>,
     pending: &HashMap<String, LastUsed>,
     shared: &Shared,
-) {
+) -> Option<(Fault, String)> {
+    let mut fault = None;
     let mut completions = Vec::with_capacity(batch.len());
     let mut invalidations = Vec::new();
     let mut flushes = Vec::new();
@@ -147,6 +237,9 @@ fn run_batch(
                 if began.is_ok() {
                     let savepoint = conn.execute_batch("SAVEPOINT job");
                     let ok = savepoint.is_ok() && job.run(conn);
+                    if let Some(f) = job.fault() {
+                        fault = Some((f, "a statement of the write failed".to_string()));
+                    }
                     let end = if ok {
                         conn.execute_batch("RELEASE job")
                     } else {
@@ -160,16 +253,25 @@ fn run_batch(
             }
         }
     }
-    let mut outcome: Result<()> = began.map_err(Error::from);
-    if outcome.is_ok() {
+    let mut failure = began.err();
+    if failure.is_none() {
         if let Err(e) = write_last_used(conn, pending) {
             tracing::error!(error = %e, "cannot record last use");
         }
-        outcome = conn.execute_batch("COMMIT").map_err(Error::from);
-        if outcome.is_err() {
+        if let Err(e) = conn.execute_batch("COMMIT") {
             let _ = conn.execute_batch("ROLLBACK");
+            failure = Some(e);
         }
     }
+    if let Some(e) = &failure
+        && let Some(f) = Fault::of(e)
+    {
+        fault = Some((f, e.to_string()));
+    }
+    let outcome: Result<()> = match failure {
+        None => Ok(()),
+        Some(e) => Err(Error::from(e)),
+    };
     if outcome.is_ok() {
         shared.forget_written_uses(pending);
     }
@@ -181,6 +283,7 @@ fn run_batch(
     for reply in flushes {
         let _ = reply.send(());
     }
+    fault
 }
 
 fn write_last_used(conn: &Connection, pending: &HashMap<String, LastUsed>) -> rusqlite::Result<()> {

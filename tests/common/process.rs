@@ -106,6 +106,15 @@ impl Binary {
         format!("http://{}", self.addr)
     }
 
+    /// The banner's next `lines` lines (after the first, which `spawn` read).
+    pub fn banner_lines(&mut self, lines: usize) -> String {
+        let mut out = String::new();
+        for _ in 0..lines {
+            self._stdout.read_line(&mut out).expect("reads the banner");
+        }
+        out
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
