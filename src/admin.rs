@@ -57,7 +57,9 @@ fn error_response(e: &Error) -> Response<Full<Bytes>> {
         Error::StorageFault(f) if f.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    refuse(status, &e.to_string())
+    let mut response = refuse(status, &e.to_string());
+    crate::service::retry_after(&mut response);
+    response
 }
 
 #[derive(Serialize)]

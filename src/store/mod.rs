@@ -47,9 +47,13 @@ use writer::Command;
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
         match Fault::of(&err) {
-            // The writer logs a fault once, with the path, when it starts and when it clears.
-            Some(fault) => {
+            // The writer logs a transient fault once, with the path, when it starts and clears.
+            Some(fault) if fault.is_transient() => {
                 tracing::debug!(error = %err, "store fault");
+                Error::StorageFault(fault)
+            }
+            Some(fault) => {
+                tracing::error!(error = %err, fault = fault.label(), "store fault");
                 Error::StorageFault(fault)
             }
             None => {
