@@ -186,3 +186,59 @@ async fn propagated_deletions_are_purged_on_a_timer() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// SQLite rolls a whole transaction back by itself after some errors (a full disk, I/O): the
+/// writes batched before the failing one are then gone, and the ones after it must not run
+/// outside a transaction (a SAVEPOINT there would commit on RELEASE).
+#[tokio::test]
+async fn a_batch_rolled_back_by_sqlite_acknowledges_nothing_and_keeps_nothing() {
+    let (s, _) = store().await;
+    let insert = |id: &'static str| {
+        move |c: &Connection| -> Result<()> {
+            c.execute(
+                "INSERT INTO accounts (account_id, create_date) VALUES (?1, 0)",
+                [id],
+            )?;
+            Ok(())
+        }
+    };
+    // The first write holds the writer, so that the next three queue up as one batch.
+    let holder = s.clone();
+    let blocker = tokio::spawn(async move {
+        holder
+            .write(Invalidate::Nothing, |_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (first, failing, last) = (
+        s.write(Invalidate::Nothing, insert("111111111111")),
+        s.write(Invalidate::Nothing, |c: &Connection| -> Result<()> {
+            // What SQLite does after SQLITE_FULL in the middle of a statement.
+            c.execute_batch("ROLLBACK")?;
+            Err(Error::StorageFault(Fault::DiskFull))
+        }),
+        s.write(Invalidate::Nothing, insert("333333333333")),
+    );
+    let (first, failing, last) = tokio::join!(first, failing, last);
+    blocker.await.unwrap().unwrap();
+    assert_eq!(first, Err(Error::StorageFault(Fault::DiskFull)));
+    assert_eq!(failing, Err(Error::StorageFault(Fault::DiskFull)));
+    assert_eq!(last, Err(Error::StorageFault(Fault::DiskFull)));
+    let kept: i64 = s
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM accounts WHERE account_id IN ('111111111111', '333333333333')",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(kept, 0, "nothing of the rolled-back batch is kept");
+    // The writer goes on with the next batch.
+    s.write(Invalidate::Nothing, insert("444444444444"))
+        .await
+        .unwrap();
+}

@@ -227,50 +227,70 @@ fn run_batch(
     let mut completions = Vec::with_capacity(batch.len());
     let mut invalidations = Vec::new();
     let mut flushes = Vec::new();
-    let began = conn.execute_batch("BEGIN IMMEDIATE");
+    let mut failure: Option<rusqlite::Error> = conn.execute_batch("BEGIN IMMEDIATE").err();
+    // After some errors (a full disk, I/O) SQLite rolls the whole transaction back by itself.
+    // Then every write of the batch is lost and must be answered so, and nothing more may run:
+    // a SAVEPOINT outside a transaction would start, and its RELEASE commit, a new one.
+    let rolled_back = |conn: &Connection, why: &str| {
+        conn.is_autocommit().then(|| {
+            tracing::error!("SQLite rolled the batch back after {why}");
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT_ROLLBACK),
+                Some(format!("the batch was rolled back after {why}")),
+            )
+        })
+    };
     for cmd in batch {
         match cmd {
             Command::Flush(reply) => flushes.push(reply),
             Command::Write(mut job, invalidate) => {
                 invalidations.push(invalidate);
                 // Without a transaction nothing may run; the job is answered with the failure.
-                if began.is_ok() {
+                if failure.is_none() {
                     let savepoint = conn.execute_batch("SAVEPOINT job");
                     let ok = savepoint.is_ok() && job.run(conn);
                     if let Some(f) = job.fault() {
-                        fault = Some((f, "a statement of the write failed".to_string()));
+                        fault = Some((f, "a statement of a write failed".to_string()));
                     }
-                    let end = if ok {
-                        conn.execute_batch("RELEASE job")
-                    } else {
-                        conn.execute_batch("ROLLBACK TO job; RELEASE job")
-                    };
-                    if let Err(e) = end {
-                        tracing::error!(error = %e, "savepoint failed");
+                    failure = rolled_back(conn, "a failed write");
+                    if failure.is_none() {
+                        let end = if ok {
+                            conn.execute_batch("RELEASE job")
+                        } else {
+                            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                        };
+                        if let Err(e) = end {
+                            tracing::error!(error = %e, "savepoint failed");
+                            failure = Some(e);
+                        }
                     }
                 }
                 completions.push(job);
             }
         }
     }
-    let mut failure = began.err();
     if failure.is_none() {
         if let Err(e) = write_last_used(conn, pending) {
             tracing::error!(error = %e, "cannot record last use");
         }
-        if let Err(e) = conn.execute_batch("COMMIT") {
-            let _ = conn.execute_batch("ROLLBACK");
-            failure = Some(e);
-        }
+        failure = rolled_back(conn, "recording last uses");
+    }
+    if failure.is_none()
+        && let Err(e) = conn.execute_batch("COMMIT")
+    {
+        let _ = conn.execute_batch("ROLLBACK");
+        failure = Some(e);
     }
     if let Some(e) = &failure
         && let Some(f) = Fault::of(e)
     {
         fault = Some((f, e.to_string()));
     }
-    let outcome: Result<()> = match failure {
-        None => Ok(()),
-        Some(e) => Err(Error::from(e)),
+    let outcome: Result<()> = match (failure, &fault) {
+        (None, _) => Ok(()),
+        // The cause of a rollback SQLite made by itself is the fault that led to it.
+        (Some(_), Some((f, _))) => Err(Error::StorageFault(*f)),
+        (Some(e), None) => Err(Error::from(e)),
     };
     if outcome.is_ok() {
         shared.forget_written_uses(pending);
