@@ -7,11 +7,12 @@
 //! `Origin` is not this server, or `Sec-Fetch-Site` says another site) is refused. Tools such as
 //! curl send neither header and are served.
 
+use crate::browser::{host_allowed, sent_by_another_site};
 use crate::error::Error;
 use crate::service::{AppState, Peer, read_body, reset};
 use crate::state::State;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, ORIGIN};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, request};
 use http_body_util::Full;
 use serde::Serialize;
@@ -24,7 +25,6 @@ pub const TOKEN_HEADER: &str = "x-iamlite-admin-token";
 const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
 /// A clock change is a few bytes of JSON.
 const MAX_CLOCK_BYTES: usize = 1024;
-const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
     let body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
@@ -150,63 +150,6 @@ fn token_ok(state: &AppState, headers: &HeaderMap) -> bool {
     bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes()))
 }
 
-/// The request's `host[:port]`: the Host header, or HTTP/2's `:authority`.
-fn authority(parts: &request::Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-}
-
-/// The host name of `host[:port]` (an IPv6 literal without its brackets), lowercase.
-fn host_name(authority: &str) -> String {
-    let name = match authority.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => match authority.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-            _ => authority,
-        },
-    };
-    name.to_ascii_lowercase()
-}
-
-/// A name that only this machine answers to, or one the operator allowed. A page that rebinds
-/// its own domain to 127.0.0.1 still sends its domain as the host, and is refused here.
-fn host_allowed(state: &AppState, parts: &request::Parts) -> bool {
-    let Some(authority) = authority(parts) else {
-        return false;
-    };
-    let name = host_name(authority);
-    name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-        || state
-            .config
-            .allowed_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(&name))
-}
-
-/// Whether a browser says another site's page sent this: an `Origin` other than this server's
-/// own, or `Sec-Fetch-Site: cross-site`/`same-site`.
-fn sent_by_another_site(parts: &request::Parts) -> bool {
-    let header = |name| parts.headers.get(name).map(HeaderValue::as_bytes);
-    if let Some(site) = header(SEC_FETCH_SITE)
-        && (site.eq_ignore_ascii_case(b"cross-site") || site.eq_ignore_ascii_case(b"same-site"))
-    {
-        return true;
-    }
-    match header(ORIGIN.as_str()) {
-        None => false,
-        Some(origin) => {
-            let own = authority(parts).map(|a| format!("http://{a}"));
-            !own.is_some_and(|own| origin.eq_ignore_ascii_case(own.as_bytes()))
-        }
-    }
-}
-
 pub async fn handle<B>(state: &AppState, req: Request<B>) -> Response<Full<Bytes>>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -229,7 +172,7 @@ where
             StatusCode::FORBIDDEN,
             "admin endpoints refuse requests sent by another site's page",
         )
-    } else if state.config.admin_token.is_none() && !host_allowed(state, &parts) {
+    } else if state.config.admin_token.is_none() && !host_allowed(&state.config, &parts) {
         refuse(
             StatusCode::FORBIDDEN,
             "admin endpoints answer only to a loopback host name (see --allowed-host)",
@@ -303,18 +246,4 @@ where
         _ => Ok(refuse(StatusCode::NOT_FOUND, "no such admin endpoint")),
     };
     result.unwrap_or_else(|e| error_response(&e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_names_lose_their_port_and_brackets() {
-        assert_eq!(host_name("127.0.0.1:4593"), "127.0.0.1");
-        assert_eq!(host_name("[::1]:4593"), "::1");
-        assert_eq!(host_name("LocalHost"), "localhost");
-        assert_eq!(host_name("evil.example:80"), "evil.example");
-        assert_eq!(host_name("evil.example"), "evil.example");
-    }
 }

@@ -69,7 +69,8 @@ pub struct Config {
     pub propagation_delay: Duration,
     /// Token for the `/_iamlite/` admin endpoints; without one they answer only on loopback.
     pub admin_token: Option<Secret>,
-    /// Host names, besides loopback ones, that the admin endpoints answer to without a token.
+    /// Host names, besides loopback ones, that the console and (without a token) the admin
+    /// endpoints answer to.
     pub allowed_hosts: Vec<String>,
     pub limits: Limits,
     /// Which cloud's IAM to behave as (key quota, key id shape, OUTSCALE's EIM quirks).
@@ -78,6 +79,8 @@ pub struct Config {
     /// authentication; without it, `Authorization: Basic` is refused.
     pub root_login: Option<String>,
     pub root_password: Option<Secret>,
+    /// Serve the web console at `/console`.
+    pub console: bool,
 }
 
 impl Default for Config {
@@ -97,6 +100,7 @@ impl Default for Config {
             flavor: Flavor::Aws,
             root_login: None,
             root_password: None,
+            console: true,
         }
     }
 }
@@ -244,8 +248,9 @@ pub struct ServeArgs {
     #[arg(long, env = "IAMLITE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
-    /// Host name the admin endpoints also answer to without a token (repeatable; loopback names
-    /// such as localhost and 127.0.0.1 always work). IAMLITE_ALLOWED_HOSTS takes a comma list.
+    /// Host name the console, and the admin endpoints without a token, also answer to
+    /// (repeatable; loopback names such as localhost and 127.0.0.1 always work).
+    /// IAMLITE_ALLOWED_HOSTS takes a comma list.
     #[arg(
         long = "allowed-host",
         env = "IAMLITE_ALLOWED_HOSTS",
@@ -282,6 +287,16 @@ pub struct ServeArgs {
         requires = "root_login"
     )]
     pub root_password: Option<String>,
+
+    /// Do not serve the web console at /console. IAMLITE_NO_CONSOLE takes true/false, 1/0,
+    /// yes/no or on/off.
+    #[arg(
+        long,
+        env = "IAMLITE_NO_CONSOLE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub no_console: bool,
 
     /// How long a stop waits for in-flight requests before dropping them.
     #[arg(long, env = "IAMLITE_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -327,6 +342,7 @@ impl ServeArgs {
             flavor: self.flavor,
             root_login: self.root_login,
             root_password: self.root_password.map(Secret::new),
+            console: !self.no_console,
         })
     }
 }

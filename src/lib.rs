@@ -1,7 +1,8 @@
 //! iamlite: a local AWS IAM + STS emulator that verifies SigV4 and keeps its state in SQLite.
 //!
 //! How a request flows: `server` accepts connections and hands each request to `service`, which
-//! routes it to a face by path: the AWS Query API (`query`) or the admin endpoints (`admin`). The
+//! routes it to a face by path: the AWS Query API (`query`), the OUTSCALE API (`osc`), the web
+//! console (`console`) or the admin endpoints (`admin`). The
 //! Query face reads the body under limits, asks `auth` (with the pure `sigv4` math) who signed it,
 //! parses the parameters into a typed action, runs it in the face-neutral `core` against the
 //! `store`, and writes the result, or the core's `error::Error`, as AWS XML. `model` holds the
@@ -24,8 +25,10 @@
 
 pub mod admin;
 pub mod auth;
+pub mod browser;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod core;
 pub mod error;
 pub mod ids;
@@ -182,6 +185,12 @@ impl Builder {
         self
     }
 
+    /// Serve the web console at `/console` (the default) or not.
+    pub fn console(mut self, on: bool) -> Self {
+        self.config.console = on;
+        self
+    }
+
     /// Body size, timeouts and header bounds (tests lower the timeouts to run in milliseconds).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.config.limits = limits;
@@ -278,6 +287,7 @@ impl Server {
             logins,
             clock,
             boot_seed,
+            console: console::Sessions::default(),
             started: Instant::now(),
         });
         let (stop, stopped) = oneshot::channel::<()>();

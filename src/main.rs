@@ -53,9 +53,20 @@ fn banner(server: &Server, config: &Config) -> String {
             fault.label()
         ));
     }
+    let console = if config.console {
+        let password = if config.root_login.is_some() {
+            " or the root login and password"
+        } else {
+            ""
+        };
+        format!("{endpoint}/console (sign in with the root key{password})")
+    } else {
+        "off (--no-console)".to_string()
+    };
     let mut out = format!(
         "iamlite {version} listening on {endpoint}\n\
          \x20 state:       {state}\n\
+         \x20 console:     {console}\n\
          \x20 flavor:      {flavor}\n\
          \x20 account:     {account}\n\
          \x20 root key:    AWS_ACCESS_KEY_ID={key_id}\n\

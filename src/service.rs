@@ -1,7 +1,8 @@
 //! One request, start to finish: the router that picks a face by path, the body limits every face
 //! reads under, and the one log line per request.
 //!
-//! Faces: `/_iamlite/` is the admin face (`admin`); `/api/v1/<Action>`, `/api/latest/<Action>` and
+//! Faces: `/_iamlite/` is the admin face (`admin`); `/console` the web console (`console`, unless
+//! turned off); `/api/v1/<Action>`, `/api/latest/<Action>` and
 //! `/<Action>` for an OUTSCALE call are the OUTSCALE API (`osc`); everything else is the AWS Query
 //! API (`query`). Each face turns its own errors into responses.
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub clock: Arc<Clock>,
     /// What a reset returns to: the configured default account plus the seed file.
     pub boot_seed: Arc<Seed>,
+    /// The web console's sign-in sessions.
+    pub console: crate::console::Sessions,
     pub started: Instant,
 }
 
@@ -71,15 +74,18 @@ pub async fn reset(state: &AppState) -> Result<()> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Face {
     Admin,
+    Console,
     Osc,
     Query,
 }
 
 /// Chooses the face by path alone: nothing is read before the face knows how to answer. The AWS
 /// APIs name their action in the parameters, so any other path stays theirs.
-pub fn route(path: &str) -> Face {
+pub fn route(path: &str, console: bool) -> Face {
     if path.starts_with(crate::admin::PREFIX) {
         Face::Admin
+    } else if console && crate::console::is_console_path(path) {
+        Face::Console
     } else if crate::osc::action_of(path).is_some() {
         Face::Osc
     } else {
@@ -135,7 +141,7 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let started = Instant::now();
-    let face = route(req.uri().path());
+    let face = route(req.uri().path(), state.config.console);
     if face == Face::Admin {
         return Ok(crate::admin::handle(&state, req).await);
     }
@@ -143,6 +149,7 @@ where
     let (parts, body) = req.into_parts();
     let answer = match face {
         Face::Osc => crate::osc::handle(&state, parts, body, &request_id).await,
+        Face::Console => crate::console::handle(&state, parts, body).await,
         _ => crate::query::handle(&state, parts, body, &request_id).await,
     };
     tracing::info!(
@@ -162,7 +169,11 @@ mod tests {
 
     #[test]
     fn the_admin_prefix_picks_the_admin_face_and_everything_else_the_query_api() {
+        let route = |p| route(p, true);
         assert_eq!(route("/_iamlite/health"), Face::Admin);
+        assert_eq!(route("/console"), Face::Console);
+        assert_eq!(route("/console/users/alice"), Face::Console);
+        assert_eq!(super::route("/console", false), Face::Query);
         assert_eq!(route("/api/v1/ReadAccessKeys"), Face::Osc);
         assert_eq!(route("//api/latest/CreateAccessKey"), Face::Osc);
         assert_eq!(route("/CreateAccessKey"), Face::Osc);

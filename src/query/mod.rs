@@ -12,6 +12,7 @@ mod users;
 pub mod validate;
 pub mod xml;
 
+pub(crate) use actions::QueryAction;
 pub use actions::{Action, SUPPORTED};
 pub use error::{ApiError, ApiResult, ErrorCode, Fault};
 pub use params::Params;

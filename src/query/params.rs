@@ -54,6 +54,13 @@ impl Params {
         Ok(())
     }
 
+    /// Parameters already decoded (the console's form fields), in order.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Params {
+        Params {
+            pairs: pairs.into_iter().collect(),
+        }
+    }
+
     pub fn parse(query: &[u8], body: &[u8]) -> ApiResult<Params> {
         let mut params = Params::default();
         params.extend_from(query)?;

@@ -1,0 +1,549 @@
+//! The console's pages and form posts: each reads its form into the Query API's parameters, so
+//! the API's parser validates it, runs the core action, and answers with post/redirect/get.
+
+use super::pages::{self, UserDialog, UserLine, UserPage};
+use super::session::Flash;
+use super::{
+    ENDED_EXPIRED, ENDED_KEY, Early, PREFIX, Reply, Req, Route, Signed, page, redirect, refusal,
+    set_cookie,
+};
+use crate::core::{self, Ctx, PageRequest};
+use crate::error::Error;
+use crate::model::{
+    AccessKeyMeta, Caller, Change, KEY_TAG, KeyStatus, LastUsed, Owner, Page, User,
+};
+use crate::query::validate::{ValidationStyle, Validator};
+use crate::query::{ApiError, ErrorCode, Params, QueryAction};
+use crate::service::Peer;
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use http_body_util::Full;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// Failed sign-ins wait this long before the answer, to slow guessing down.
+const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(300);
+const BAD_KEY_PAIR: &str = "Incorrect access key ID or secret access key.";
+const BAD_LOGIN: &str = "Incorrect email or password.";
+const TOO_MANY: &str = "Too many failed sign-ins from this address. Wait a minute, then try again.";
+const SELECT_FIRST: &str = "Select an access key first.";
+/// The most items one listing call asks the store for (IAM's own maximum).
+const PAGE_SIZE: usize = 1000;
+
+/// The request log's action name for a console request.
+pub(super) fn action_name(route: &Route, method: &Method) -> &'static str {
+    let post = method == Method::POST;
+    match route {
+        Route::SignIn if post => "ConsoleSignIn",
+        Route::SignOut => "ConsoleSignOut",
+        Route::Users if post => "ConsoleCreateUser",
+        Route::DeleteUser(_) => "ConsoleDeleteUser",
+        Route::CreateKey(_) => "ConsoleCreateAccessKey",
+        Route::UpdateKey(_) => "ConsoleUpdateAccessKey",
+        Route::DeleteKey(_) => "ConsoleDeleteAccessKey",
+        Route::Asset(..) => "ConsoleAsset",
+        _ => "ConsolePage",
+    }
+}
+
+pub(super) async fn dispatch(req: &Req<'_>, route: Route, key: &mut Option<String>) -> Reply {
+    let post = req.parts.method == Method::POST;
+    match route {
+        Route::Asset(body, content_type) => asset(body, content_type),
+        Route::NotFound => refusal(StatusCode::NOT_FOUND, "There is no such console page."),
+        Route::SignIn if post => sign_in(req, key).await,
+        Route::SignIn => sign_in_page(req),
+        _ => {
+            let signed = match req.signed_in() {
+                Ok(s) => s,
+                Err(reply) => return *reply,
+            };
+            key.clone_from(&signed.session.sign_in_key);
+            if post && !req.csrf_ok(&signed) {
+                return refusal(
+                    StatusCode::FORBIDDEN,
+                    "This form has expired or did not come from this console. Nothing was changed.",
+                );
+            }
+            let outcome = match (route, post) {
+                (Route::Home, false) => Ok(redirect(&format!("{PREFIX}/users"))),
+                (Route::SignOut, true) => Ok(sign_out(req, &signed)),
+                (Route::Users, false) => users_page(req, &signed),
+                (Route::Users, true) => create_user(req, &signed).await,
+                (Route::User(name), false) => user_page(req, &signed, &name),
+                (Route::DeleteUser(name), true) => delete_user(req, &signed, &name).await,
+                (Route::CreateKey(name), true) => create_key(req, &signed, &name).await,
+                (Route::UpdateKey(name), true) => update_key(req, &signed, &name).await,
+                (Route::DeleteKey(name), true) => delete_key(req, &signed, &name).await,
+                _ => Ok(refusal(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "Method not allowed.",
+                )),
+            };
+            outcome.unwrap_or_else(|reply| *reply)
+        }
+    }
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    response
+}
+
+fn sign_in_page(req: &Req<'_>) -> Reply {
+    if req.signed_in().is_ok() {
+        return redirect(&format!("{PREFIX}/users"));
+    }
+    let flash = match req.query("ended").as_deref() {
+        Some(ENDED_KEY) => Some(Flash::Alert(
+            "Your session ended because the access key you signed in with is no longer active."
+                .to_string(),
+        )),
+        Some(ENDED_EXPIRED) => Some(Flash::Alert(
+            "Your session has expired. Sign in again.".to_string(),
+        )),
+        _ => None,
+    };
+    page(
+        StatusCode::OK,
+        pages::sign_in(flash, !req.state.logins.is_empty()),
+    )
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// Who the sign-in form names, if its secret or password is right and the key usable.
+fn verify_sign_in(req: &Req<'_>, form: &[(String, String)]) -> Result<Option<Caller>, Error> {
+    let now = req.state.clock.now_millis();
+    if field(form, "method") == "password" {
+        let Some(account) = req
+            .state
+            .logins
+            .verify(field(form, "email"), field(form, "password"))
+        else {
+            return Ok(None);
+        };
+        return Ok(Some(Caller {
+            account_id: account.to_string(),
+            access_key_id: None,
+            principal: crate::model::Principal::Root,
+            session: None,
+        }));
+    }
+    let id = field(form, "access_key_id");
+    let Some(credential) = req.state.store.credential(id)? else {
+        return Ok(None);
+    };
+    let secret_ok: bool = credential
+        .secret
+        .expose()
+        .as_bytes()
+        .ct_eq(field(form, "secret_access_key").as_bytes())
+        .into();
+    let usable = credential.status == KeyStatus::Active
+        && credential.expiration.is_none_or(|e| e > now)
+        && secret_ok;
+    Ok(usable.then_some(Caller {
+        account_id: credential.account_id,
+        access_key_id: Some(credential.access_key_id),
+        principal: credential.principal,
+        session: None,
+    }))
+}
+
+async fn sign_in(req: &Req<'_>, key: &mut Option<String>) -> Reply {
+    let now = req.state.clock.now_millis();
+    let ip = req
+        .parts
+        .extensions
+        .get::<Peer>()
+        .map(|p| p.0.ip().to_canonical());
+    let with_password = !req.state.logins.is_empty();
+    if let Some(ip) = ip
+        && req.state.console.sign_in_blocked(ip, now)
+    {
+        tracing::info!(%ip, "console sign-in refused: too many failures");
+        return page(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::sign_in(Some(Flash::Alert(TOO_MANY.to_string())), with_password),
+        );
+    }
+    let form = match req.form() {
+        Ok(f) => f,
+        Err(reply) => return *reply,
+    };
+    let by_password = field(&form, "method") == "password";
+    let caller = match verify_sign_in(req, &form) {
+        Ok(c) => c,
+        Err(e) => return req.error_page(&e.into()),
+    };
+    let Some(caller) = caller else {
+        if let Some(ip) = ip {
+            req.state.console.record_failure(ip, now);
+        }
+        tracing::info!(
+            access_key_id = field(&form, "access_key_id"),
+            by_password,
+            "console sign-in refused"
+        );
+        tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
+        let text = if by_password { BAD_LOGIN } else { BAD_KEY_PAIR };
+        return page(
+            StatusCode::UNAUTHORIZED,
+            pages::sign_in(Some(Flash::Alert(text.to_string())), with_password),
+        );
+    };
+    key.clone_from(&caller.access_key_id);
+    tracing::info!(
+        access_key_id = caller.access_key_id.as_deref().unwrap_or("-"),
+        account_id = %caller.account_id,
+        "console sign-in"
+    );
+    let sign_in_key = caller.access_key_id.clone();
+    let id = req.state.console.start(caller, sign_in_key, now);
+    let mut response = redirect(&format!("{PREFIX}/users"));
+    set_cookie(&mut response, &req.cookie, Some(&id));
+    response
+}
+
+fn sign_out(req: &Req<'_>, signed: &Signed) -> Reply {
+    req.state.console.end(&signed.id);
+    req.signed_out(&format!("{PREFIX}/signin"))
+}
+
+fn ctx<'a>(req: &'a Req<'_>, signed: &'a Signed) -> Ctx<'a> {
+    Ctx {
+        store: &req.state.store,
+        ids: &req.state.ids,
+        caller: &signed.session.caller,
+        now: req.state.clock.now_millis(),
+    }
+}
+
+/// Every page of a listing.
+fn all<T>(
+    mut next: impl FnMut(PageRequest) -> crate::error::Result<Page<T>>,
+) -> Result<Vec<T>, Early> {
+    let mut items = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = next(PageRequest {
+            marker,
+            max_items: PAGE_SIZE,
+        })
+        .map_err(|e| Box::new(refusal_for(&e.into())))?;
+        items.extend(page.items);
+        match page.next {
+            Some(m) => marker = Some(m),
+            None => return Ok(items),
+        }
+    }
+}
+
+fn refusal_for(e: &ApiError) -> Reply {
+    refusal(e.code.status(), &e.to_string())
+}
+
+fn user_keys(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Vec<AccessKeyMeta>, Early> {
+    let owner = Owner::User(name.to_string());
+    let now = req.state.clock.now_millis();
+    all(|p| {
+        req.state
+            .store
+            .list_access_keys(&signed.session.caller.account_id, &owner, &p, now)
+    })
+}
+
+fn users_page(req: &Req<'_>, signed: &Signed) -> Result<Reply, Early> {
+    let account = &signed.session.caller.account_id;
+    let users: Vec<User> = all(|p| req.state.store.list_users(account, "/", &p))?;
+    let mut lines = Vec::with_capacity(users.len());
+    for user in users {
+        let keys = user_keys(req, signed, &user.name)?;
+        lines.push(UserLine { user, keys });
+    }
+    let flash = req.state.console.take_flash(&signed.id);
+    let create = req.query("dialog").as_deref() == Some("create-user");
+    let now = req.state.clock.now_millis();
+    Ok(page(
+        StatusCode::OK,
+        pages::users(req.frame(signed, "Users", flash), &lines, now, create),
+    ))
+}
+
+/// Parameters for the Query API's parser: the user from the path first (the first value wins),
+/// then the form's fields.
+fn params(user_name: Option<&str>, form: Vec<(String, String)>) -> Params {
+    let first = user_name.map(|n| ("UserName".to_string(), n.to_string()));
+    Params::from_pairs(first.into_iter().chain(form))
+}
+
+/// After a change: the message for the next page, and the redirect to it.
+fn after(req: &Req<'_>, signed: &Signed, flash: Flash, location: &str) -> Reply {
+    req.state.console.set_flash(&signed.id, flash);
+    redirect(location)
+}
+
+fn failed(req: &Req<'_>, signed: &Signed, e: ApiError, location: &str) -> Reply {
+    after(req, signed, Flash::Alert(e.to_string()), location)
+}
+
+async fn create_user(req: &Req<'_>, signed: &Signed) -> Result<Reply, Early> {
+    let users = format!("{PREFIX}/users");
+    let input = match <core::CreateUser as QueryAction>::parse(&params(None, req.form()?)) {
+        Ok(i) => i,
+        Err(e) => return Ok(failed(req, signed, e, &users)),
+    };
+    Ok(match core::create_user(&ctx(req, signed), input).await {
+        Ok(user) => after(
+            req,
+            signed,
+            Flash::Status(format!("User {} created.", user.name)),
+            &pages::user_href(&user.name),
+        ),
+        Err(e) => failed(req, signed, e.into(), &users),
+    })
+}
+
+fn user_page(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
+    let ctx = ctx(req, signed);
+    let user = match req.state.store.get_user(&ctx.caller.account_id, name) {
+        Ok(u) => u,
+        Err(e) => {
+            let e = ApiError::from(e);
+            let markup = pages::notice(
+                req.frame(signed, "No such user", Some(Flash::Alert(e.to_string()))),
+                "No such user",
+                (&format!("{PREFIX}/users"), "Back to Users"),
+            );
+            return Ok(page(e.code.status(), markup));
+        }
+    };
+    let mut keys: Vec<(AccessKeyMeta, Option<LastUsed>)> = Vec::new();
+    for key in user_keys(req, signed, &user.name)? {
+        let last = req
+            .state
+            .store
+            .access_key_last_used(&ctx.caller.account_id, &key.access_key_id)
+            .map_err(|e| Box::new(refusal_for(&e.into())))?
+            .and_then(|k| k.last_used);
+        keys.push((key, last));
+    }
+    let selected = req.query("key");
+    let find = |id: &Option<String>| {
+        id.as_deref()
+            .and_then(|id| keys.iter().find(|(k, _)| k.access_key_id == id))
+            .map(|(k, _)| k)
+    };
+    let quota = req.state.store.key_quota();
+    let mut flash = req.state.console.take_flash(&signed.id);
+    let dialog = match req.query("dialog").as_deref() {
+        Some("create") if keys.len() < quota => UserDialog::CreateKey {
+            nonce: req.state.console.issue_nonce(&signed.id),
+        },
+        Some("update") | Some("delete") if find(&selected).is_none() => {
+            flash = Some(Flash::Alert(SELECT_FIRST.to_string()));
+            UserDialog::None
+        }
+        Some("update") => find(&selected).map_or(UserDialog::None, UserDialog::Update),
+        Some("delete") => find(&selected).map_or(UserDialog::None, UserDialog::Delete),
+        Some("delete-user") => UserDialog::DeleteUser,
+        _ => UserDialog::None,
+    };
+    let markup = pages::user(
+        req.frame(signed, &user.name, flash),
+        UserPage {
+            user: &user,
+            keys: &keys,
+            quota,
+            now: ctx.now,
+            sign_in_key: signed.session.sign_in_key.as_deref(),
+            selected: selected.as_deref(),
+            dialog,
+        },
+    );
+    Ok(page(StatusCode::OK, markup))
+}
+
+async fn delete_user(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
+    let here = pages::user_href(name);
+    let form = req.form()?;
+    if field(&form, "confirm") != name {
+        let text = "The user name you entered does not match. Nothing was deleted.";
+        return Ok(after(req, signed, Flash::Alert(text.to_string()), &here));
+    }
+    let input = match <core::DeleteUser as QueryAction>::parse(&params(Some(name), form)) {
+        Ok(i) => i,
+        Err(e) => return Ok(failed(req, signed, e, &here)),
+    };
+    Ok(match core::delete_user(&ctx(req, signed), input).await {
+        Ok(()) => after(
+            req,
+            signed,
+            Flash::Status(format!("User {name} deleted.")),
+            &format!("{PREFIX}/users"),
+        ),
+        Err(e) => failed(req, signed, e.into(), &here),
+    })
+}
+
+/// A `datetime-local` value (`2027-01-31T12:00` or with seconds), read as UTC.
+fn expiration(text: &str) -> Result<i64, ApiError> {
+    let with_seconds =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let without = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    time::PrimitiveDateTime::parse(text, &with_seconds)
+        .or_else(|_| time::PrimitiveDateTime::parse(text, &without))
+        .map(|t| crate::clock::unix_millis(t.assume_utc()))
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::ValidationError,
+                "The expiration must be a date and time such as 2027-01-31T12:00 (UTC).",
+            )
+        })
+}
+
+async fn create_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
+    let here = pages::user_href(name);
+    let form = req.form()?;
+    if !req
+        .state
+        .console
+        .redeem_nonce(&signed.id, field(&form, "nonce"))
+    {
+        let text = "This form was already used, so no second access key was created. \
+                    The secret access key of the first one cannot be shown again.";
+        let markup = pages::notice(
+            req.frame(
+                signed,
+                "Access key already created",
+                Some(Flash::Alert(text.to_string())),
+            ),
+            "Access key already created",
+            (&here, "Back to the user"),
+        );
+        return Ok(page(StatusCode::CONFLICT, markup));
+    }
+    let parsed = (|| {
+        let mut input =
+            <core::CreateAccessKey as QueryAction>::parse(&params(Some(name), form.clone()))?;
+        let description = field(&form, "description");
+        if !description.is_empty() {
+            let mut v = Validator::new(ValidationStyle::Iam);
+            v.rule("description", description, &KEY_TAG);
+            v.finish()?;
+            input.tag = Some(description.to_string());
+        }
+        let date = field(&form, "expiration");
+        if !date.is_empty() {
+            input.expiration = Some(expiration(date)?);
+        }
+        Ok::<_, ApiError>(input)
+    })();
+    let input = match parsed {
+        Ok(i) => i,
+        Err(e) => return Ok(failed(req, signed, e, &here)),
+    };
+    match core::create_access_key(&ctx(req, signed), input).await {
+        Ok(created) => {
+            let id = created.meta.access_key_id.clone();
+            let flash = Some(Flash::Status(format!("Access key {id} created.")));
+            let markup = pages::retrieve(
+                req.frame(signed, "Retrieve access keys", flash),
+                name,
+                &id,
+                created.secret.expose(),
+            );
+            Ok(page(StatusCode::OK, markup))
+        }
+        Err(e) => Ok(failed(req, signed, e.into(), &here)),
+    }
+}
+
+/// What the update form asks of the expiration. The field is pre-filled, so an unchanged value
+/// keeps the date (even a past one) instead of setting it again.
+fn expiration_change(
+    form: &[(String, String)],
+    current: Option<i64>,
+) -> Result<Change<i64>, ApiError> {
+    let text = field(form, "expiration");
+    if field(form, "no_expiration") == "on" || text.is_empty() {
+        return Ok(if current.is_some() {
+            Change::Clear
+        } else {
+            Change::Keep
+        });
+    }
+    let date = expiration(text)?;
+    Ok(match current {
+        Some(c) if c.div_euclid(1000) == date.div_euclid(1000) => Change::Keep,
+        _ => Change::Set(date),
+    })
+}
+
+async fn update_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
+    let here = pages::user_href(name);
+    let form = req.form()?;
+    let keys = user_keys(req, signed, name)?;
+    let parsed = (|| {
+        let mut input =
+            <core::UpdateAccessKey as QueryAction>::parse(&params(Some(name), form.clone()))?;
+        let current = keys
+            .iter()
+            .find(|k| k.access_key_id == input.access_key_id)
+            .and_then(|k| k.expiration);
+        input.expiration = expiration_change(&form, current)?;
+        Ok::<_, ApiError>(input)
+    })();
+    let input = match parsed {
+        Ok(i) => i,
+        Err(e) => return Ok(failed(req, signed, e, &here)),
+    };
+    let id = input.access_key_id.clone();
+    match core::update_access_key(&ctx(req, signed), input).await {
+        Ok(key) => {
+            if key.status == KeyStatus::Inactive {
+                req.state.console.end_for_key(&id);
+                if signed.session.sign_in_key.as_deref() == Some(id.as_str()) {
+                    return Ok(req.signed_out(&format!("{PREFIX}/signin?ended={ENDED_KEY}")));
+                }
+            }
+            let text = format!("Access key {id} updated.");
+            Ok(after(req, signed, Flash::Status(text), &here))
+        }
+        Err(e) => Ok(failed(req, signed, e.into(), &here)),
+    }
+}
+
+async fn delete_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
+    let here = pages::user_href(name);
+    let form = req.form()?;
+    let mut input =
+        match <core::DeleteAccessKey as QueryAction>::parse(&params(Some(name), form.clone())) {
+            Ok(i) => i,
+            Err(e) => return Ok(failed(req, signed, e, &here)),
+        };
+    if field(&form, "confirm") != input.access_key_id {
+        let text = "The access key ID you entered does not match. Nothing was deleted.";
+        return Ok(after(req, signed, Flash::Alert(text.to_string()), &here));
+    }
+    // As the AWS console: an Active key must be deactivated before it can be deleted.
+    input.users_keys_only_when_inactive = true;
+    let id = input.access_key_id.clone();
+    match core::delete_access_key(&ctx(req, signed), input).await {
+        Ok(()) => {
+            req.state.console.end_for_key(&id);
+            let text = format!("Access key {id} deleted.");
+            Ok(after(req, signed, Flash::Status(text), &here))
+        }
+        Err(e) => Ok(failed(req, signed, e.into(), &here)),
+    }
+}
