@@ -233,6 +233,7 @@ where
                     &format!("not a state document: {e}"),
                 )),
                 Ok(s) => {
+                    state.console.end_all();
                     state.store.import(s).await.map(|()| {
                         json(StatusCode::OK, &serde_json::json!({ "status": "imported" }))
                     })

@@ -61,9 +61,14 @@ fn header<'a>(parts: &'a request::Parts, name: &str) -> Option<&'a [u8]> {
     parts.headers.get(name).map(HeaderValue::as_bytes)
 }
 
-/// Whether `Origin` names this server (`http://` and the Host header, port included).
+/// Whether `Origin` names this server: the Host header, port included, over `http://`, or
+/// `https://` when a TLS proxy in front forwards the Host it was asked for.
 fn origin_is_own(parts: &request::Parts, origin: &[u8]) -> bool {
-    authority(parts).is_some_and(|a| origin.eq_ignore_ascii_case(format!("http://{a}").as_bytes()))
+    authority(parts).is_some_and(|a| {
+        ["http", "https"]
+            .iter()
+            .any(|scheme| origin.eq_ignore_ascii_case(format!("{scheme}://{a}").as_bytes()))
+    })
 }
 
 /// Whether a browser says another site's page sent this: an `Origin` other than this server's
@@ -127,6 +132,10 @@ mod tests {
             host,
             ("origin", "http://127.0.0.1:4593"),
             ("sec-fetch-site", "same-origin"),
+        ])));
+        assert!(sent_by_this_origin(&parts(&[
+            host,
+            ("origin", "https://127.0.0.1:4593"),
         ])));
         assert!(sent_by_this_origin(&parts(&[
             host,

@@ -60,6 +60,8 @@ pub struct Peer(pub std::net::SocketAddr);
 /// Returns the store to the boot seed in one transaction, and the clock to real time.
 pub async fn reset(state: &AppState) -> Result<()> {
     state.clock.reset();
+    // Key ids may name other principals (or other secrets) afterwards.
+    state.console.end_all();
     state
         .store
         .reset(
@@ -145,7 +147,13 @@ where
     if face == Face::Admin {
         return Ok(crate::admin::handle(&state, req).await);
     }
-    let request_id = state.ids.request_id();
+    // The console shows no request id; drawing it from the id source would shift every later id
+    // of an `--id-seed` run whenever a page is viewed.
+    let request_id = if face == Face::Console {
+        uuid::Uuid::new_v4().hyphenated().to_string()
+    } else {
+        state.ids.request_id()
+    };
     let (parts, body) = req.into_parts();
     let answer = match face {
         Face::Osc => crate::osc::handle(&state, parts, body, &request_id).await,

@@ -169,7 +169,10 @@ impl<'a> Browser<'a> {
         ];
         for (k, v) in extra {
             headers.retain(|(name, _)| name != k);
-            headers.push((k, v));
+            // An empty value leaves the header out.
+            if !v.is_empty() {
+                headers.push((k, v));
+            }
         }
         send(self.server, "POST", path, &headers, body).await
     }
@@ -219,18 +222,34 @@ async fn signing_in_sets_a_strict_http_only_cookie_named_with_the_port() {
     assert_eq!(flags.trim(), "Path=/console; HttpOnly; SameSite=Strict");
     // A second sign-in gets another session.
     let again = sign_in(&server, id, secret).await;
-    assert_ne!(again.header("set-cookie"), Some(cookie));
+    assert_eq!(again.status, 303);
+    let other = again
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert!(other.starts_with(&format!("{}=", cookie_name(&server))));
+    assert_ne!(other, pair);
 }
 
 #[tokio::test]
 async fn every_console_answer_forbids_caching_framing_and_foreign_scripts() {
     let server = start().await;
     let browser = Browser::root(&server).await;
+    browser.post("/console/users", &[("UserName", "hal")]).await;
+    let secret_page = create_key_via_console(&browser, "hal").await;
+    assert!(secret_page.body.contains("Retrieve access keys"));
+    let evil = format!("evil.example:{}", server.local_addr().port());
     for reply in [
         send(&server, "GET", "/console/signin", &[], "").await,
         send(&server, "GET", "/console", &[], "").await,
         send(&server, "GET", "/console/nope", &[], "").await,
         browser.get("/console/users").await,
+        browser.get("/console/users/hal").await,
+        secret_page,
+        browser.post_raw("/console/users", "UserName=x", &[]).await,
+        send(&server, "GET", "/console/signin", &[("host", &evil)], "").await,
         browser.get("/console/assets/console.js").await,
         sign_in(&server, "AKIANOSUCHKEY0000000", "x").await,
     ] {
@@ -347,6 +366,10 @@ async fn posts_from_another_origin_or_without_the_right_token_are_refused_and_ch
             good.clone(),
             vec![("origin", "null"), ("sec-fetch-site", "cross-site")],
         ),
+        (
+            good.clone(),
+            vec![("origin", "null"), ("sec-fetch-site", "")],
+        ),
         (no_token, vec![]),
         (wrong_token, vec![]),
     ];
@@ -358,16 +381,14 @@ async fn posts_from_another_origin_or_without_the_right_token_are_refused_and_ch
     // Sign-in forms too: a foreign page cannot sign a victim into an attacker's session.
     let (id, secret) = server.root_credentials();
     let body = form(&[("access_key_id", id), ("secret_access_key", secret)]);
-    let reply = send(
-        &server,
-        "POST",
-        "/console/signin",
-        &[("origin", &other_port)],
-        &body,
-    )
-    .await;
-    assert_eq!(reply.status, 403);
-    assert!(reply.header("set-cookie").is_none());
+    for headers in [
+        vec![("origin", other_port.as_str())],
+        vec![("sec-fetch-site", "same-site")],
+    ] {
+        let reply = send(&server, "POST", "/console/signin", &headers, &body).await;
+        assert_eq!(reply.status, 403, "{headers:?}");
+        assert!(reply.header("set-cookie").is_none());
+    }
     assert!(!user_exists(&server, "mallory").await);
 
     // The same post from the console's own page works.
@@ -986,6 +1007,7 @@ async fn ten_failed_sign_ins_block_the_address_for_a_minute() {
     let (id, secret) = server.root_credentials();
     let blocked = sign_in(&server, id, secret).await;
     assert_eq!(blocked.status, 429);
+    assert_eq!(blocked.header("retry-after"), Some("60"));
     assert!(
         blocked
             .body
@@ -1029,4 +1051,203 @@ async fn the_console_can_be_turned_off() {
         reply.body
     );
     assert!(reply.header("content-security-policy").is_none());
+}
+
+/// The created key's id and secret, read from the Retrieve access keys page.
+fn created_pair(reply: &Reply) -> (String, String) {
+    let at = reply.body.find("id=\"access-key-id\">").unwrap() + 19;
+    let id = reply.body[at..at + 20].to_string();
+    let at = reply.body.find("id=\"secret-value\" hidden>").unwrap() + 25;
+    (id, reply.body[at..at + 40].to_string())
+}
+
+async fn create_expiring_key(browser: &Browser<'_>, user: &str, expiration: &str) -> Reply {
+    let page = browser
+        .get(&format!("/console/users/{user}?dialog=create"))
+        .await;
+    let at = page.body.find("name=\"nonce\" value=\"").unwrap() + 20;
+    let nonce = page.body[at..at + 64].to_string();
+    browser
+        .post(
+            &format!("/console/users/{user}/access-keys"),
+            &[("nonce", &nonce), ("expiration", expiration)],
+        )
+        .await
+}
+
+fn minutes_from_now(server: &Server, minutes: i64) -> String {
+    let at = server.clock().now() + time::Duration::minutes(minutes);
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    at.format(&format).unwrap()
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_key_expires() {
+    let server = start().await;
+    let root = Browser::root(&server).await;
+    root.post("/console/users", &[("UserName", "tess")]).await;
+    let created = create_expiring_key(&root, "tess", &minutes_from_now(&server, 10)).await;
+    let (key, secret) = created_pair(&created);
+    let browser = Browser::sign_in_as(&server, &key, &secret).await;
+    server.advance_clock(Duration::from_secs(9 * 60));
+    assert_eq!(browser.get("/console/users").await.status, 200);
+    server.advance_clock(Duration::from_secs(2 * 60));
+    assert_eq!(
+        browser.get("/console/users").await.location(),
+        "/console/signin?ended=key"
+    );
+    // The root session, on an unexpiring key, goes on.
+    assert_eq!(root.get("/console/users").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_status_change_keeps_an_expiration_that_has_passed() {
+    let server = start().await;
+    let browser = Browser::root(&server).await;
+    browser.post("/console/users", &[("UserName", "pat")]).await;
+    let created = create_expiring_key(&browser, "pat", &minutes_from_now(&server, 5)).await;
+    let (key, _) = created_pair(&created);
+    server.advance_clock(Duration::from_secs(10 * 60));
+    let dialog = browser
+        .get(&format!("/console/users/pat?dialog=update&key={key}"))
+        .await;
+    let marker = "name=\"expiration\" step=\"1\" value=\"";
+    let at = dialog.body.find(marker).unwrap() + marker.len();
+    let prefilled = dialog.body[at..at + 19].to_string();
+    let delete = browser
+        .get(&format!("/console/users/pat?dialog=delete&key={key}"))
+        .await;
+    assert!(
+        delete
+            .body
+            .contains("This key has expired, but its status is still Active.")
+    );
+    let reply = browser
+        .post(
+            "/console/users/pat/access-keys/update",
+            &[
+                ("AccessKeyId", &key),
+                ("Status", "Inactive"),
+                ("expiration", &prefilled),
+            ],
+        )
+        .await;
+    let page = browser.follow(&reply).await;
+    assert!(
+        page.body.contains(&format!("Access key {key} updated.")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(">Expired</span>"));
+}
+
+#[tokio::test]
+async fn without_the_script_a_date_and_no_expiration_are_read_sensibly() {
+    let server = start().await;
+    let browser = Browser::root(&server).await;
+    browser
+        .post("/console/users", &[("UserName", "noel")])
+        .await;
+    let (key, _) = created_pair(&create_key_via_console(&browser, "noel").await);
+    let path = "/console/users/noel/access-keys/update";
+    let update = |pairs: Vec<(&'static str, String)>| {
+        let browser = &browser;
+        let key = key.clone();
+        async move {
+            let mut all: Vec<(&str, &str)> = vec![("AccessKeyId", &key), ("Status", "Active")];
+            all.extend(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+            let reply = browser.post(path, &all).await;
+            browser.follow(&reply).await.body
+        }
+    };
+    // A key that never expired: the box comes checked; a typed date is that date.
+    let page = update(vec![
+        ("expiration", "2098-05-06T07:08".into()),
+        ("no_expiration", "on".into()),
+    ])
+    .await;
+    assert!(page.contains("2098-05-06 07:08:00 UTC"), "{page}");
+    // The pre-filled date with the box checked: no expiration any more.
+    let page = update(vec![
+        ("expiration", "2098-05-06T07:08:00".into()),
+        ("no_expiration", "on".into()),
+    ])
+    .await;
+    assert!(!page.contains("2098-05-06"), "{page}");
+    // Another date with the box checked is ambiguous, and changes nothing.
+    update(vec![("expiration", "2098-05-06T07:08".into())]).await;
+    let page = update(vec![
+        ("expiration", "2099-01-01T00:00".into()),
+        ("no_expiration", "on".into()),
+    ])
+    .await;
+    assert!(
+        page.contains("ValidationError: Choose an expiration date or No expiration, not both.")
+    );
+    assert!(page.contains("2098-05-06 07:08:00 UTC"));
+}
+
+#[tokio::test]
+async fn a_reset_or_import_ends_every_session() {
+    let server = start().await;
+    let browser = Browser::root(&server).await;
+    let admin = |path: &'static str, body: String| {
+        let server = &server;
+        async move { send(server, "POST", path, &[], &body).await }
+    };
+    assert_eq!(admin("/_iamlite/reset", String::new()).await.status, 200);
+    assert_eq!(
+        browser.get("/console/users").await.location(),
+        "/console/signin"
+    );
+    let browser = Browser::root(&server).await;
+    let state = send(&server, "GET", "/_iamlite/state", &[], "").await;
+    assert_eq!(admin("/_iamlite/state", state.body).await.status, 200);
+    assert_eq!(
+        browser.get("/console/users").await.location(),
+        "/console/signin"
+    );
+}
+
+#[tokio::test]
+async fn console_pages_do_not_move_seeded_ids() {
+    async fn user_id_after(console_views: usize) -> String {
+        let server = Server::builder().id_seed(7).start().await.unwrap();
+        let browser = Browser::root(&server).await;
+        for _ in 0..console_views {
+            browser.get("/console/users").await;
+            browser.get("/console/assets/console.css").await;
+        }
+        root_iam(&server)
+            .create_user()
+            .user_name("seeded")
+            .send()
+            .await
+            .unwrap()
+            .user
+            .unwrap()
+            .user_id
+    }
+    assert_eq!(user_id_after(0).await, user_id_after(5).await);
+}
+
+#[tokio::test]
+async fn signing_in_again_ends_the_session_the_browser_had() {
+    let server = start().await;
+    let first = Browser::root(&server).await;
+    let (id, secret) = server.root_credentials();
+    let body = form(&[("access_key_id", id), ("secret_access_key", secret)]);
+    let reply = send(
+        &server,
+        "POST",
+        "/console/signin",
+        &[("cookie", &first.cookie)],
+        &body,
+    )
+    .await;
+    assert_eq!(reply.status, 303);
+    assert_eq!(
+        first.get("/console/users").await.location(),
+        "/console/signin"
+    );
 }

@@ -726,3 +726,110 @@ async fn trace_log_has_one_line_per_request_and_no_secret_or_signature() {
         s.forbidden.len()
     );
 }
+
+/// One console request over a fresh connection: status, the first `Set-Cookie` and the body.
+async fn console(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    body: &str,
+) -> (u16, Option<String>, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\norigin: http://{addr}\r\ncookie: {cookie}\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8(answer).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .map(|c| c.split(';').next().unwrap().to_string());
+    (head[9..12].parse().unwrap(), cookie, body.to_string())
+}
+
+fn between<'a>(text: &'a str, before: &str, len: usize) -> &'a str {
+    let at = text.find(before).unwrap() + before.len();
+    &text[at..at + len]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sign_ins_and_secret_pages_leave_no_secret_cookie_or_token_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Binary::spawn(
+        &dir.path().join("iamlite.db"),
+        &dir.path().join("iamlite.log"),
+        "trace",
+    );
+    let addr = server.addr;
+    let form = |pairs: &[(&str, &str)]| serde_urlencoded::to_string(pairs).unwrap();
+    // A secret pasted into the id field, a wrong secret, then the right pair.
+    let pasted = "pastedSecretKey0000000000000000000000000";
+    for (id, secret) in [
+        (pasted, "x"),
+        (ROOT_KEY_ID, "wrongSecret0000000000000000000000000000"),
+    ] {
+        let body = form(&[("access_key_id", id), ("secret_access_key", secret)]);
+        let (status, _, _) = console(addr, "POST", "/console/signin", "", &body).await;
+        assert_eq!(status, 401);
+    }
+    let body = form(&[
+        ("access_key_id", ROOT_KEY_ID),
+        ("secret_access_key", ROOT_SECRET),
+    ]);
+    let (status, cookie, _) = console(addr, "POST", "/console/signin", "", &body).await;
+    assert_eq!(status, 303);
+    let cookie = cookie.unwrap();
+    let (_, _, users) = console(addr, "GET", "/console/users", &cookie, "").await;
+    let csrf = between(&users, "name=\"csrf_token\" value=\"", 64).to_string();
+    let body = form(&[("csrf_token", &csrf), ("UserName", "logged")]);
+    assert_eq!(
+        console(addr, "POST", "/console/users", &cookie, &body)
+            .await
+            .0,
+        303
+    );
+    let (_, _, dialog) = console(
+        addr,
+        "GET",
+        "/console/users/logged?dialog=create",
+        &cookie,
+        "",
+    )
+    .await;
+    let nonce = between(&dialog, "name=\"nonce\" value=\"", 64).to_string();
+    let body = form(&[("csrf_token", &csrf), ("nonce", &nonce)]);
+    let (status, _, page) = console(
+        addr,
+        "POST",
+        "/console/users/logged/access-keys",
+        &cookie,
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let secret = between(&page, "id=\"secret-value\" hidden>", 40).to_string();
+    // Sign-ins are logged by key id; a malformed id is not repeated.
+    wait_for_log(&server, "console sign-in refused", Duration::from_secs(5)).await;
+    wait_for_log(&server, "ConsoleCreateAccessKey", Duration::from_secs(5)).await;
+    let log = strip_ansi(&server.log());
+    assert!(log.contains("access_key_id=\"<malformed>\""), "{log}");
+    let session_id = cookie.split_once('=').unwrap().1;
+    for (what, value) in [
+        ("the root secret", ROOT_SECRET),
+        ("a secret pasted as an id", pasted),
+        ("a wrong secret", "wrongSecret0000000000000000000000000000"),
+        ("the new key's secret", secret.as_str()),
+        ("the session id", session_id),
+        ("the CSRF token", csrf.as_str()),
+        ("a create-form nonce", nonce.as_str()),
+    ] {
+        assert!(!log.contains(value), "{what} is in the log");
+    }
+}

@@ -26,6 +26,8 @@ const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(300);
 const BAD_KEY_PAIR: &str = "Incorrect access key ID or secret access key.";
 const BAD_LOGIN: &str = "Incorrect email or password.";
 const TOO_MANY: &str = "Too many failed sign-ins from this address. Wait a minute, then try again.";
+/// Seconds a blocked address is told to wait (the failure window).
+const SIGN_IN_RETRY_AFTER: &str = "60";
 const SELECT_FIRST: &str = "Select an access key first.";
 /// The most items one listing call asks the store for (IAM's own maximum).
 const PAGE_SIZE: usize = 1000;
@@ -159,6 +161,17 @@ fn verify_sign_in(req: &Req<'_>, form: &[(String, String)]) -> Result<Option<Cal
     }))
 }
 
+/// What the log may say of a typed access key id: key ids are upper-case letters and digits
+/// (AWS's and OUTSCALE's alike), secrets are mixed-case base64, so a secret pasted into the id
+/// field is never repeated.
+fn loggable_key_id(typed: &str) -> &str {
+    let shaped = (16..=32).contains(&typed.len())
+        && typed
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if shaped { typed } else { "<malformed>" }
+}
+
 async fn sign_in(req: &Req<'_>, key: &mut Option<String>) -> Reply {
     let now = req.state.clock.now_millis();
     let ip = req
@@ -171,10 +184,15 @@ async fn sign_in(req: &Req<'_>, key: &mut Option<String>) -> Reply {
         && req.state.console.sign_in_blocked(ip, now)
     {
         tracing::info!(%ip, "console sign-in refused: too many failures");
-        return page(
+        let mut response = page(
             StatusCode::TOO_MANY_REQUESTS,
             pages::sign_in(Some(Flash::Alert(TOO_MANY.to_string())), with_password),
         );
+        response.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static(SIGN_IN_RETRY_AFTER),
+        );
+        return response;
     }
     let form = match req.form() {
         Ok(f) => f,
@@ -189,8 +207,9 @@ async fn sign_in(req: &Req<'_>, key: &mut Option<String>) -> Reply {
         if let Some(ip) = ip {
             req.state.console.record_failure(ip, now);
         }
+        let logged = loggable_key_id(field(&form, "access_key_id"));
         tracing::info!(
-            access_key_id = field(&form, "access_key_id"),
+            access_key_id = logged,
             by_password,
             "console sign-in refused"
         );
@@ -207,6 +226,10 @@ async fn sign_in(req: &Req<'_>, key: &mut Option<String>) -> Reply {
         account_id = %caller.account_id,
         "console sign-in"
     );
+    // A sign-in replaces the session the browser had, if any.
+    if let Some(old) = super::cookie_value(req.parts, &req.cookie) {
+        req.state.console.end(old);
+    }
     let sign_in_key = caller.access_key_id.clone();
     let id = req.state.console.start(caller, sign_in_key, now);
     let mut response = redirect(&format!("{PREFIX}/users"));
@@ -469,23 +492,37 @@ async fn create_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply,
 }
 
 /// What the update form asks of the expiration. The field is pre-filled, so an unchanged value
-/// keeps the date (even a past one) instead of setting it again.
+/// keeps the date (even a past one) instead of setting it again. Without the script, which
+/// disables the field while "No expiration" is checked, both may arrive: a new date typed for a
+/// key that never expired is that date; the current date with the box checked clears it.
 fn expiration_change(
     form: &[(String, String)],
     current: Option<i64>,
 ) -> Result<Change<i64>, ApiError> {
     let text = field(form, "expiration");
-    if field(form, "no_expiration") == "on" || text.is_empty() {
-        return Ok(if current.is_some() {
-            Change::Clear
-        } else {
-            Change::Keep
-        });
+    let never = field(form, "no_expiration") == "on";
+    let unchanged =
+        |date: i64| current.is_some_and(|c| c.div_euclid(1000) == date.div_euclid(1000));
+    let clear = if current.is_some() {
+        Change::Clear
+    } else {
+        Change::Keep
+    };
+    if text.is_empty() {
+        return Ok(clear);
     }
     let date = expiration(text)?;
-    Ok(match current {
-        Some(c) if c.div_euclid(1000) == date.div_euclid(1000) => Change::Keep,
-        _ => Change::Set(date),
+    Ok(match (never, current) {
+        (true, None) => Change::Set(date),
+        (true, Some(_)) if unchanged(date) => clear,
+        (true, Some(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::ValidationError,
+                "Choose an expiration date or No expiration, not both.",
+            ));
+        }
+        (false, _) if unchanged(date) => Change::Keep,
+        (false, _) => Change::Set(date),
     })
 }
 
@@ -545,5 +582,58 @@ async fn delete_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply,
             Ok(after(req, signed, Flash::Status(text), &here))
         }
         Err(e) => Ok(failed(req, signed, e.into(), &here)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_id_shaped_text_from_the_sign_in_form_is_logged() {
+        assert_eq!(
+            loggable_key_id("AKIAIOSFODNN7EXAMPLE"),
+            "AKIAIOSFODNN7EXAMPLE"
+        );
+        assert_eq!(
+            loggable_key_id("ABCDEFGHIJ0123456789"),
+            "ABCDEFGHIJ0123456789"
+        );
+        for secret in [
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "pastedSecretKey0000000000000000000000000",
+            "AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI",
+            "",
+        ] {
+            assert_eq!(loggable_key_id(secret), "<malformed>");
+        }
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_expiration_field_and_its_checkbox_are_read_together() {
+        let date = expiration("2098-05-06T07:08").ok();
+        let other = "2099-01-01T00:00";
+        let read = |pairs: &[(&str, &str)], current| expiration_change(&form(pairs), current);
+        assert_eq!(read(&[], None), Ok(Change::Keep));
+        assert_eq!(read(&[], date), Ok(Change::Clear));
+        assert_eq!(read(&[("no_expiration", "on")], date), Ok(Change::Clear));
+        let same = [("expiration", "2098-05-06T07:08:00")];
+        assert_eq!(read(&same, date), Ok(Change::Keep));
+        let typed = [("expiration", "2098-05-06T07:08"), ("no_expiration", "on")];
+        assert_eq!(
+            read(&typed, None),
+            Ok(Change::Set(date.unwrap_or_default()))
+        );
+        assert_eq!(read(&typed, date), Ok(Change::Clear));
+        let both = [("expiration", other), ("no_expiration", "on")];
+        assert!(read(&both, date).is_err());
+        assert!(read(&[("expiration", "tomorrow")], None).is_err());
     }
 }

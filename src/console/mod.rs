@@ -228,10 +228,13 @@ impl Req<'_> {
             }
         };
         if let Some(key) = &session.sign_in_key {
+            let caller = &session.caller;
             let usable = match self.state.store.credential(key) {
                 Ok(found) => found.is_some_and(|c| {
                     c.status == crate::model::KeyStatus::Active
                         && c.expiration.is_none_or(|e| e > now)
+                        && c.account_id == caller.account_id
+                        && c.principal == caller.principal
                 }),
                 Err(e) => return Err(Box::new(self.error_page(&e.into()))),
             };

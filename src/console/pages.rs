@@ -259,8 +259,10 @@ pub fn users(frame: Frame<'_>, lines: &[UserLine], now: i64, create_dialog: bool
                     label for="user-name" { "User name" }
                     input #user-name type="text" name="UserName" required autofocus
                         autocomplete="off" spellcheck="false";
-                    label for="path" { "Path (optional)" }
-                    input #path type="text" name="Path" placeholder="/" autocomplete="off";
+                    label for="path" { "Path" }
+                    input #path type="text" name="Path" placeholder="/" autocomplete="off"
+                        aria-describedby="path-hint";
+                    p.hint #path-hint { "Optional. Without one, the path is /." }
                     button type="submit" { "Create user" }
                 }
             }))
@@ -405,8 +407,10 @@ fn user_dialog(page: &UserPage<'_>, href: &str, token: &str) -> Markup {
                     input type="hidden" name="nonce" value=(nonce);
                     label for="expiration" { "Expiration (UTC, optional)" }
                     input #expiration type="datetime-local" name="expiration" step="1" autofocus;
-                    label for="description" { "Description (optional)" }
-                    input #description type="text" name="description" autocomplete="off";
+                    label for="description" { "Description" }
+                    input #description type="text" name="description" autocomplete="off"
+                        aria-describedby="description-hint";
+                    p.hint #description-hint { "Optional. Shown beside the key in its user's page." }
                     button type="submit" { "Create access key" }
                 }
             },
@@ -452,7 +456,11 @@ fn user_dialog(page: &UserPage<'_>, href: &str, token: &str) -> Markup {
                     "Access key " code { (key.access_key_id) }
                     " will be deleted permanently. Applications that use it will stop working."
                 }
-                @if key.status == KeyStatus::Active {
+                @if key.status == KeyStatus::Active && key.expired {
+                    p.warning {
+                        "This key has expired, but its status is still Active. Deactivate the key first: choose Update and set its status to Inactive."
+                    }
+                } @else if key.status == KeyStatus::Active {
                     p.warning {
                         "This key is active. Deactivate the key first: choose Update and set its status to Inactive."
                     }

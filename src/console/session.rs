@@ -145,6 +145,11 @@ impl Sessions {
         self.map().remove(&digest(id));
     }
 
+    /// Ends every session (a reset or import may give key ids to other principals).
+    pub fn end_all(&self) {
+        self.map().clear();
+    }
+
     /// Ends every session signed in with `access_key_id`.
     pub fn end_for_key(&self, access_key_id: &str) {
         self.map()
