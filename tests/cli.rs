@@ -236,6 +236,12 @@ fn the_outscale_banner_gives_a_ready_profile_and_variables() {
         "{text}"
     );
     assert!(text.contains("OSC_LOGIN=me@example.com"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "console:     {endpoint}/console (sign in with the root key or the root login and password)"
+        )),
+        "{text}"
+    );
     assert!(!text.contains("S3cret!pass"), "the password is not printed");
 }
 
@@ -272,4 +278,23 @@ fn health_answers_for_a_running_server_and_fails_for_none() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn no_console_says_so_in_the_banner() {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(["--in-memory", "--listen", "127.0.0.1:0", "--no-console"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .take(3)
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(lines[2], "  console:     off (--no-console)", "{lines:?}");
 }

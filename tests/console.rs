@@ -1251,3 +1251,28 @@ async fn signing_in_again_ends_the_session_the_browser_had() {
         "/console/signin"
     );
 }
+
+#[tokio::test]
+async fn the_quota_text_follows_the_flavour() {
+    let server = Server::builder()
+        .flavor(iamlite::Flavor::Outscale)
+        .start()
+        .await
+        .unwrap();
+    let iam = root_iam(&server);
+    iam.create_user().user_name("olga").send().await.unwrap();
+    let browser = Browser::root(&server).await;
+    for n in 0..10 {
+        let page = browser.get("/console/users/olga").await;
+        assert!(!page.body.contains("quota-note"), "after {n} keys");
+        iam.create_access_key()
+            .user_name("olga")
+            .send()
+            .await
+            .unwrap();
+    }
+    let page = browser.get("/console/users/olga").await;
+    assert!(page.body.contains(
+        "This user already has 10 access keys, the maximum. Delete one to create another."
+    ));
+}
