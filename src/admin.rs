@@ -186,6 +186,28 @@ where
     response
 }
 
+async fn health(state: &AppState) -> Result<Response<Full<Bytes>>, Error> {
+    let (accounts, users, keys) = state.store.counts().await?;
+    let (sessions, mfa_devices) = state.store.session_and_device_counts().await?;
+    Ok(json(
+        StatusCode::OK,
+        &Health {
+            status: "ok",
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_seconds: state.started.elapsed().as_secs_f64(),
+            accounts,
+            users,
+            access_keys: keys,
+            sessions,
+            mfa_devices,
+            storage: state
+                .store
+                .fault()
+                .map_or_else(|| "ok".to_string(), |f| format!("read-only: {}", f.label())),
+        },
+    ))
+}
+
 async fn route<B>(state: &AppState, parts: &request::Parts, body: B) -> Response<Full<Bytes>>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -193,26 +215,7 @@ where
 {
     let path = parts.uri.path().trim_start_matches(PREFIX);
     let result = match (&parts.method, path) {
-        (&Method::GET, "health") => state.store.counts().and_then(|(accounts, users, keys)| {
-            let (sessions, mfa_devices) = state.store.session_and_device_counts()?;
-            Ok(json(
-                StatusCode::OK,
-                &Health {
-                    status: "ok",
-                    version: env!("CARGO_PKG_VERSION"),
-                    uptime_seconds: state.started.elapsed().as_secs_f64(),
-                    accounts,
-                    users,
-                    access_keys: keys,
-                    sessions,
-                    mfa_devices,
-                    storage: state
-                        .store
-                        .fault()
-                        .map_or_else(|| "ok".to_string(), |f| format!("read-only: {}", f.label())),
-                },
-            ))
-        }),
+        (&Method::GET, "health") => health(state).await,
         (&Method::GET, "clock") => Ok(clock_view(state)),
         (&Method::POST, "clock") => match read_body(state, parts, body, MAX_CLOCK_BYTES).await {
             Ok(b) => Ok(change_clock(state, &b)),
@@ -221,7 +224,7 @@ where
         (&Method::POST, "reset") => reset(state)
             .await
             .map(|()| json(StatusCode::OK, &serde_json::json!({ "status": "reset" }))),
-        (&Method::GET, "state") => state.store.export().map(|s| json(StatusCode::OK, &s)),
+        (&Method::GET, "state") => state.store.export().await.map(|s| json(StatusCode::OK, &s)),
         (&Method::POST, "state") => {
             let bytes = match read_body(state, parts, body, MAX_STATE_BYTES).await {
                 Ok(b) => b,

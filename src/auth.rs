@@ -153,13 +153,13 @@ impl Authenticator {
     }
 
     /// The key as authentication sees it at `now` (the clock's time), propagation included.
-    fn usable_credential(
+    async fn usable_credential(
         store: &Store,
         claim: &sigv4::Claim,
         now: i64,
     ) -> Result<std::result::Result<Credential, Refusal>> {
         let delay = store.propagation_delay_ms();
-        let (credential, status) = match store.credential(&claim.access_key_id)? {
+        let (credential, status) = match store.credential(&claim.access_key_id).await? {
             // Without a delay every change applies at once, whatever the clocks say.
             Some(c) if delay == 0 => {
                 let status = Some(c.status);
@@ -169,7 +169,10 @@ impl Authenticator {
                 let status = c.effective_status(now);
                 (c, status)
             }
-            None => match store.recently_deleted_credential(&claim.access_key_id, now)? {
+            None => match store
+                .recently_deleted_credential(&claim.access_key_id, now)
+                .await?
+            {
                 Some(c) => {
                     let status = Some(c.status);
                     (c, status)
@@ -225,7 +228,7 @@ impl Authenticator {
     /// Runs the whole check for one request: `now` is real time (the signature's window),
     /// `clock_now` the emulated time in milliseconds (lifetimes and propagation). A refusal is
     /// logged at info with the claimed key id and the reason (never a secret, token or signature).
-    pub fn authenticate(
+    pub async fn authenticate(
         &self,
         store: &Store,
         parts: &RequestParts<'_>,
@@ -234,7 +237,9 @@ impl Authenticator {
         policy: &Policy,
     ) -> Result<Authenticated> {
         let claim = sigv4::parse_with(parts, policy.schemes)?;
-        let result = self.verify_claim(store, parts, &claim, now, clock_now, policy);
+        let result = self
+            .verify_claim(store, parts, &claim, now, clock_now, policy)
+            .await;
         if let Err(Error::Auth(e)) = &result
             && !matches!(e, AuthError::Refused(_))
         {
@@ -244,7 +249,7 @@ impl Authenticator {
         result
     }
 
-    fn verify_claim(
+    async fn verify_claim(
         &self,
         store: &Store,
         parts: &RequestParts<'_>,
@@ -261,9 +266,11 @@ impl Authenticator {
             .into());
         }
         if claim.access_key_id.starts_with(SESSION_KEY_PREFIX) {
-            return self.verify_session(store, parts, claim, clock_now, policy);
+            return self
+                .verify_session(store, parts, claim, clock_now, policy)
+                .await;
         }
-        let credential = match Self::usable_credential(store, claim, clock_now)? {
+        let credential = match Self::usable_credential(store, claim, clock_now).await? {
             Ok(c) => c,
             Err(why) => return Err(refused(claim, why)),
         };
@@ -285,7 +292,7 @@ impl Authenticator {
 
     /// Session credentials, in the order AWS judges them: the session must exist and the token be
     /// its own (compared in constant time) before its expiry and then the signature are looked at.
-    fn verify_session(
+    async fn verify_session(
         &self,
         store: &Store,
         parts: &RequestParts<'_>,
@@ -293,7 +300,7 @@ impl Authenticator {
         clock_now: i64,
         policy: &Policy,
     ) -> Result<Authenticated> {
-        let Some(session) = store.session(&claim.access_key_id)? else {
+        let Some(session) = store.session(&claim.access_key_id).await? else {
             return Err(refused(claim, Refusal::UnknownKey));
         };
         let token_matches = claim

@@ -123,7 +123,7 @@ async fn export(db: &Path) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let state = store.export();
+    let state = store.export().await;
     store.close();
     let json = match state.map(|s| serde_json::to_string_pretty(&s)) {
         Ok(Ok(json)) => json,

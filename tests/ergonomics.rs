@@ -519,7 +519,7 @@ async fn loading_the_same_seed_twice_on_one_file_gives_the_same_state() {
             .start()
             .await
             .unwrap();
-        exports.push(server.store().export().unwrap());
+        exports.push(server.store().export().await.unwrap());
         server.shutdown().await;
     }
     assert_eq!(exports[0], exports[1]);

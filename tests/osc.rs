@@ -75,7 +75,7 @@ fn expect_osc_error(r: &RawResponse, status: u16, code: &str, kind: &str) -> Str
 }
 
 async fn key_count(server: &Server) -> i64 {
-    server.store().counts().unwrap().2
+    server.store().counts().await.unwrap().2
 }
 
 async fn create_user(server: &Server, name: &str) {
@@ -640,7 +640,11 @@ async fn bad_input_gets_a_400_and_changes_nothing() {
     s.sign(&mut get);
     assert_eq!(send(server.local_addr(), &get).await.status, 405);
     assert_eq!(key_count(&server).await, before);
-    assert_eq!(server.store().counts().unwrap().1, 0, "no user was created");
+    assert_eq!(
+        server.store().counts().await.unwrap().1,
+        0,
+        "no user was created"
+    );
 }
 
 #[tokio::test]
@@ -661,7 +665,7 @@ async fn dry_run_checks_and_changes_nothing() {
     )
     .await;
     assert_eq!(key_count(&server).await, before);
-    assert_eq!(server.store().counts().unwrap().1, 0);
+    assert_eq!(server.store().counts().await.unwrap().1, 0);
     // A dry run still checks the input and the credentials.
     let r = call(
         &server,
@@ -956,7 +960,7 @@ tag = "ci"
         "2063-04-05T00:00:00.000+0000"
     );
     assert_eq!(v["AccessKeys"][0]["Tag"], "ci");
-    let state = server.store().export().unwrap();
+    let state = server.store().export().await.unwrap();
     let account = state
         .accounts
         .iter()
@@ -975,5 +979,5 @@ tag = "ci"
         .await
         .unwrap();
     copy.store().import(state.clone()).await.unwrap();
-    assert_eq!(copy.store().export().unwrap(), state);
+    assert_eq!(copy.store().export().await.unwrap(), state);
 }

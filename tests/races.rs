@@ -24,9 +24,9 @@ fn rounds(default: usize) -> usize {
 
 /// Access keys in the store: (rows in the table, keys reachable through an account or a user).
 /// A row the export cannot reach would be a key without an owner.
-fn key_counts(server: &Server) -> (i64, usize) {
-    let (_, _, rows) = server.store().counts().unwrap();
-    let state = server.store().export().unwrap();
+async fn key_counts(server: &Server) -> (i64, usize) {
+    let (_, _, rows) = server.store().counts().await.unwrap();
+    let state = server.store().export().await.unwrap();
     let reachable = state
         .accounts
         .iter()
@@ -38,8 +38,8 @@ fn key_counts(server: &Server) -> (i64, usize) {
 }
 
 /// The user names in the export, and every key id owned by one of them.
-fn exported_users_and_keys(server: &Server) -> (BTreeSet<String>, BTreeSet<String>) {
-    let state = server.store().export().unwrap();
+async fn exported_users_and_keys(server: &Server) -> (BTreeSet<String>, BTreeSet<String>) {
+    let state = server.store().export().await.unwrap();
     let mut users = BTreeSet::new();
     let mut keys = BTreeSet::new();
     for account in &state.accounts {
@@ -111,7 +111,7 @@ async fn thirty_two_parallel_create_access_key_make_exactly_two_keys_every_round
                 .unwrap();
         }
     }
-    let (rows, reachable) = key_counts(&server);
+    let (rows, reachable) = key_counts(&server).await;
     assert_eq!((rows, reachable), (1, 1), "only the root key is left");
     println!(
         "{rounds} rounds of {PARALLEL} parallel CreateAccessKey: 2 keys each, in {:.1?}",
@@ -197,7 +197,7 @@ async fn sixty_four_parallel_create_user_differing_only_in_case_create_exactly_o
         .map(|u| u.user_name().to_string())
         .collect();
     assert_eq!(listed, winners);
-    let (users, _) = exported_users_and_keys(&server);
+    let (users, _) = exported_users_and_keys(&server).await;
     assert_eq!(users, winners);
     println!(
         "{rounds} rounds of {PARALLEL} parallel CreateUser (case variants): exactly 1 created each, in {:.1?}",
@@ -271,12 +271,12 @@ async fn delete_user_racing_create_access_key_never_leaves_a_key_without_its_use
         };
 
         // The store never holds a key whose user is gone.
-        let (rows, reachable) = key_counts(&server);
+        let (rows, reachable) = key_counts(&server).await;
         assert_eq!(
             rows as usize, reachable,
             "round {round}: an orphaned key row"
         );
-        let (users, owned_keys) = exported_users_and_keys(&server);
+        let (users, owned_keys) = exported_users_and_keys(&server).await;
         if user_deleted {
             deleted_rounds += 1;
             assert!(
@@ -350,7 +350,7 @@ async fn delete_user_racing_create_access_key_never_leaves_a_key_without_its_use
             iam.delete_user().user_name(&user).send().await.unwrap();
         }
     }
-    let (rows, reachable) = key_counts(&server);
+    let (rows, reachable) = key_counts(&server).await;
     assert_eq!((rows, reachable), (1, 1), "only the root key is left");
     println!(
         "{rounds} rounds of DeleteUser racing {CREATES} CreateAccessKey: user deleted first in {deleted_rounds}, \

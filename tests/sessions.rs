@@ -685,7 +685,7 @@ async fn sessions_and_devices_survive_a_restart_and_travel_in_snapshots() {
         .unwrap()
         .credentials
         .unwrap();
-    let state = server.store().export().unwrap();
+    let state = server.store().export().await.unwrap();
     let account = &state.accounts[0];
     assert_eq!(account.mfa_devices[0].seed, seed);
     assert_eq!(account.mfa_devices[0].user_name.as_deref(), Some("alice"));
@@ -709,7 +709,7 @@ async fn sessions_and_devices_survive_a_restart_and_travel_in_snapshots() {
 
     let copy = Server::builder().start().await.unwrap();
     copy.store().import(state.clone()).await.unwrap();
-    assert_eq!(copy.store().export().unwrap(), state);
+    assert_eq!(copy.store().export().await.unwrap(), state);
     session_iam(&copy, &creds)
         .list_users()
         .send()

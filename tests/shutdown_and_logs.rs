@@ -195,7 +195,7 @@ async fn sigterm_finishes_in_flight_requests_refuses_new_connections_and_exits_0
 
     // What was answered is on disk.
     let store = Store::open(&Storage::File(db)).unwrap();
-    let state = store.export().unwrap();
+    let state = store.export().await.unwrap();
     store.close();
     let users: BTreeSet<&str> = state.accounts[0]
         .users

@@ -207,7 +207,7 @@ async fn a_restart_with_a_longer_propagation_delay_does_not_revive_old_changes()
         .send()
         .await
         .unwrap();
-    assert_eq!(server.store().tombstones().unwrap(), 1);
+    assert_eq!(server.store().tombstones().await.unwrap(), 1);
     tokio::time::sleep(short * 2).await;
     for (id, secret) in [
         (&deactivated, &deactivated_secret),
@@ -228,7 +228,7 @@ async fn a_restart_with_a_longer_propagation_delay_does_not_revive_old_changes()
         .await
         .unwrap();
     assert_eq!(
-        server.store().tombstones().unwrap(),
+        server.store().tombstones().await.unwrap(),
         0,
         "deletions that had propagated are forgotten at start-up"
     );
@@ -277,7 +277,7 @@ async fn a_version_2_database_is_upgraded_in_place_and_keeps_its_keys() {
         ..file_config(&path)
     };
     let server = Server::start(config).await.unwrap();
-    assert_eq!(server.store().tombstones().unwrap(), 0);
+    assert_eq!(server.store().tombstones().await.unwrap(), 0);
     // A change made before the upgrade counts as propagated, whatever the delay now.
     let me = sts_as(
         &server,
@@ -343,7 +343,7 @@ async fn a_version_3_database_is_upgraded_in_place_and_its_keys_never_expire() {
     .await
     .unwrap();
     assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/old"));
-    let state = server.store().export().unwrap();
+    let state = server.store().export().await.unwrap();
     let key = &state.accounts[0].users[0].access_keys[0];
     assert_eq!(key.expiration_date, None);
     assert_eq!(key.tag, None);

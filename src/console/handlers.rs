@@ -54,9 +54,9 @@ pub(super) async fn dispatch(req: &Req<'_>, route: Route, key: &mut Option<Strin
         Route::Asset(body, content_type) => asset(body, content_type),
         Route::NotFound => refusal(StatusCode::NOT_FOUND, "There is no such console page."),
         Route::SignIn if post => sign_in(req, key).await,
-        Route::SignIn => sign_in_page(req),
+        Route::SignIn => sign_in_page(req).await,
         _ => {
-            let signed = match req.signed_in() {
+            let signed = match req.signed_in().await {
                 Ok(s) => s,
                 Err(reply) => return *reply,
             };
@@ -70,9 +70,9 @@ pub(super) async fn dispatch(req: &Req<'_>, route: Route, key: &mut Option<Strin
             let outcome = match (route, post) {
                 (Route::Home, false) => Ok(redirect(&format!("{PREFIX}/users"))),
                 (Route::SignOut, true) => Ok(sign_out(req, &signed)),
-                (Route::Users, false) => users_page(req, &signed),
+                (Route::Users, false) => users_page(req, &signed).await,
                 (Route::Users, true) => create_user(req, &signed).await,
-                (Route::User(name), false) => user_page(req, &signed, &name),
+                (Route::User(name), false) => user_page(req, &signed, &name).await,
                 (Route::DeleteUser(name), true) => delete_user(req, &signed, &name).await,
                 (Route::CreateKey(name), true) => create_key(req, &signed, &name).await,
                 (Route::UpdateKey(name), true) => update_key(req, &signed, &name).await,
@@ -96,8 +96,8 @@ fn asset(body: &'static str, content_type: &'static str) -> Reply {
     response
 }
 
-fn sign_in_page(req: &Req<'_>) -> Reply {
-    if req.signed_in().is_ok() {
+async fn sign_in_page(req: &Req<'_>) -> Reply {
+    if req.signed_in().await.is_ok() {
         return redirect(&format!("{PREFIX}/users"));
     }
     let flash = match req.query("ended").as_deref() {
@@ -123,7 +123,7 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 /// Who the sign-in form names, if its secret or password is right and the key usable.
-fn verify_sign_in(req: &Req<'_>, form: &[(String, String)]) -> Result<Option<Caller>, Error> {
+async fn verify_sign_in(req: &Req<'_>, form: &[(String, String)]) -> Result<Option<Caller>, Error> {
     let now = req.state.clock.now_millis();
     if field(form, "method") == "password" {
         let Some(account) = req
@@ -141,7 +141,7 @@ fn verify_sign_in(req: &Req<'_>, form: &[(String, String)]) -> Result<Option<Cal
         }));
     }
     let id = field(form, "access_key_id");
-    let Some(credential) = req.state.store.credential(id)? else {
+    let Some(credential) = req.state.store.credential(id).await? else {
         return Ok(None);
     };
     let secret_ok: bool = credential
@@ -199,7 +199,7 @@ async fn sign_in(req: &Req<'_>, key: &mut Option<String>) -> Reply {
         Err(reply) => return *reply,
     };
     let by_password = field(&form, "method") == "password";
-    let caller = match verify_sign_in(req, &form) {
+    let caller = match verify_sign_in(req, &form).await {
         Ok(c) => c,
         Err(e) => return req.error_page(&e.into()),
     };
@@ -251,23 +251,30 @@ fn ctx<'a>(req: &'a Req<'_>, signed: &'a Signed) -> Ctx<'a> {
     }
 }
 
-/// Every page of a listing.
-fn all<T>(
-    mut next: impl FnMut(PageRequest) -> crate::error::Result<Page<T>>,
-) -> Result<Vec<T>, Early> {
-    let mut items = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = next(PageRequest {
-            marker,
+/// Walks a listing page by page: `request` names the next page, `take` keeps one and says
+/// whether another follows.
+#[derive(Default)]
+struct Pages {
+    marker: Option<String>,
+}
+
+impl Pages {
+    fn request(&self) -> PageRequest {
+        PageRequest {
+            marker: self.marker.clone(),
             max_items: PAGE_SIZE,
-        })
-        .map_err(|e| Box::new(refusal_for(&e.into())))?;
-        items.extend(page.items);
-        match page.next {
-            Some(m) => marker = Some(m),
-            None => return Ok(items),
         }
+    }
+
+    fn take<T>(
+        &mut self,
+        page: crate::error::Result<Page<T>>,
+        into: &mut Vec<T>,
+    ) -> Result<bool, Early> {
+        let page = page.map_err(|e| Box::new(refusal_for(&e.into())))?;
+        into.extend(page.items);
+        self.marker = page.next;
+        Ok(self.marker.is_some())
     }
 }
 
@@ -275,22 +282,43 @@ fn refusal_for(e: &ApiError) -> Reply {
     refusal(e.code.status(), &e.to_string())
 }
 
-fn user_keys(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Vec<AccessKeyMeta>, Early> {
+async fn user_keys(
+    req: &Req<'_>,
+    signed: &Signed,
+    name: &str,
+) -> Result<Vec<AccessKeyMeta>, Early> {
     let owner = Owner::User(name.to_string());
     let now = req.state.clock.now_millis();
-    all(|p| {
-        req.state
+    let account = &signed.session.caller.account_id;
+    let (mut pages, mut keys) = (Pages::default(), Vec::new());
+    loop {
+        let request = pages.request();
+        let page = req
+            .state
             .store
-            .list_access_keys(&signed.session.caller.account_id, &owner, &p, now)
-    })
+            .list_access_keys(account, &owner, &request, now);
+        if !pages.take(page.await, &mut keys)? {
+            return Ok(keys);
+        }
+    }
 }
 
-fn users_page(req: &Req<'_>, signed: &Signed) -> Result<Reply, Early> {
+async fn users_page(req: &Req<'_>, signed: &Signed) -> Result<Reply, Early> {
     let account = &signed.session.caller.account_id;
-    let users: Vec<User> = all(|p| req.state.store.list_users(account, "/", &p))?;
+    let (mut pages, mut users) = (Pages::default(), Vec::<User>::new());
+    loop {
+        let page = req
+            .state
+            .store
+            .list_users(account, "/", &pages.request())
+            .await;
+        if !pages.take(page, &mut users)? {
+            break;
+        }
+    }
     let mut lines = Vec::with_capacity(users.len());
     for user in users {
-        let keys = user_keys(req, signed, &user.name)?;
+        let keys = user_keys(req, signed, &user.name).await?;
         lines.push(UserLine { user, keys });
     }
     let flash = req.state.console.take_flash(&signed.id);
@@ -336,9 +364,9 @@ async fn create_user(req: &Req<'_>, signed: &Signed) -> Result<Reply, Early> {
     })
 }
 
-fn user_page(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
+async fn user_page(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
     let ctx = ctx(req, signed);
-    let user = match req.state.store.get_user(&ctx.caller.account_id, name) {
+    let user = match req.state.store.get_user(&ctx.caller.account_id, name).await {
         Ok(u) => u,
         Err(e) => {
             let e = ApiError::from(e);
@@ -351,11 +379,12 @@ fn user_page(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early>
         }
     };
     let mut keys: Vec<(AccessKeyMeta, Option<LastUsed>)> = Vec::new();
-    for key in user_keys(req, signed, &user.name)? {
+    for key in user_keys(req, signed, &user.name).await? {
         let last = req
             .state
             .store
             .access_key_last_used(&ctx.caller.account_id, &key.access_key_id)
+            .await
             .map_err(|e| Box::new(refusal_for(&e.into())))?
             .and_then(|k| k.last_used);
         keys.push((key, last));
@@ -529,7 +558,7 @@ fn expiration_change(
 async fn update_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
     let here = pages::user_href(name);
     let form = req.form()?;
-    let keys = user_keys(req, signed, name)?;
+    let keys = user_keys(req, signed, name).await?;
     let parsed = (|| {
         let mut input =
             <core::UpdateAccessKey as QueryAction>::parse(&params(Some(name), form.clone()))?;

@@ -213,7 +213,7 @@ impl Req<'_> {
 
     /// The signed-in session, if the cookie names a live one whose sign-in key is still Active
     /// and unexpired; otherwise the redirect to the sign-in page.
-    fn signed_in(&self) -> Result<Signed, Early> {
+    async fn signed_in(&self) -> Result<Signed, Early> {
         let now = self.state.clock.now_millis();
         let Some(id) = cookie_value(self.parts, &self.cookie) else {
             return Err(Box::new(redirect(&format!("{PREFIX}/signin"))));
@@ -229,7 +229,7 @@ impl Req<'_> {
         };
         if let Some(key) = &session.sign_in_key {
             let caller = &session.caller;
-            let usable = match self.state.store.credential(key) {
+            let usable = match self.state.store.credential(key).await {
                 Ok(found) => found.is_some_and(|c| {
                     c.status == crate::model::KeyStatus::Active
                         && c.expiration.is_none_or(|e| e > now)

@@ -105,6 +105,7 @@ pub async fn list_access_keys(ctx: &Ctx<'_>, input: ListAccessKeys) -> Result<Pa
     let owner = Owner::resolve(input.user_name, ctx.caller);
     ctx.store
         .list_access_keys(&ctx.caller.account_id, &owner, &input.page, ctx.now)
+        .await
 }
 
 #[derive(Debug, Clone)]
@@ -126,7 +127,8 @@ pub async fn get_access_key_last_used(
     input: GetAccessKeyLastUsed,
 ) -> Result<KeyLastUsed> {
     ctx.store
-        .access_key_last_used(&ctx.caller.account_id, &input.access_key_id)?
+        .access_key_last_used(&ctx.caller.account_id, &input.access_key_id)
+        .await?
         .ok_or_else(|| Error::NotKeyOwner {
             caller_arn: ctx.caller.arn(),
             access_key_id: input.access_key_id,

@@ -37,7 +37,8 @@ pub struct GetAccessKeyInfo {
 pub async fn get_access_key_info(ctx: &Ctx<'_>, input: GetAccessKeyInfo) -> Result<String> {
     let known = ctx
         .store
-        .credential(&input.access_key_id)?
+        .credential(&input.access_key_id)
+        .await?
         .map(|c| c.account_id);
     known
         .or_else(|| account_from_key_id(&input.access_key_id))

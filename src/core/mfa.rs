@@ -107,6 +107,7 @@ pub async fn list_mfa_devices(ctx: &Ctx<'_>, input: ListMFADevices) -> Result<Pa
     };
     ctx.store
         .list_mfa_devices(&ctx.caller.account_id, &name, &input.page)
+        .await
 }
 
 #[derive(Debug, Clone)]
@@ -121,4 +122,5 @@ pub async fn list_virtual_mfa_devices(
 ) -> Result<Page<MfaDevice>> {
     ctx.store
         .list_virtual_mfa_devices(&ctx.caller.account_id, input.assignment, &input.page)
+        .await
 }

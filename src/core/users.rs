@@ -66,14 +66,14 @@ pub enum UserView {
 pub async fn get_user(ctx: &Ctx<'_>, input: GetUser) -> Result<UserView> {
     let account = &ctx.caller.account_id;
     match (input.user_name, &ctx.caller.principal) {
-        (Some(name), _) => Ok(UserView::User(ctx.store.get_user(account, &name)?)),
+        (Some(name), _) => Ok(UserView::User(ctx.store.get_user(account, &name).await?)),
         (None, Principal::User { name, .. }) => {
-            Ok(UserView::User(ctx.store.get_user(account, name)?))
+            Ok(UserView::User(ctx.store.get_user(account, name).await?))
         }
         (None, Principal::Root) => Ok(UserView::Root {
             account_id: account.clone(),
             arn: root_arn(account),
-            create_date: ctx.store.account_create_date(account)?,
+            create_date: ctx.store.account_create_date(account).await?,
         }),
     }
 }
@@ -88,6 +88,7 @@ pub struct ListUsers {
 pub async fn list_users(ctx: &Ctx<'_>, input: ListUsers) -> Result<Page<User>> {
     ctx.store
         .list_users(&ctx.caller.account_id, &input.path_prefix, &input.page)
+        .await
 }
 
 #[derive(Debug, Clone, Default)]
@@ -159,4 +160,5 @@ pub struct ListUserTags {
 pub async fn list_user_tags(ctx: &Ctx<'_>, input: ListUserTags) -> Result<Page<Tag>> {
     ctx.store
         .list_user_tags(&ctx.caller.account_id, &input.user_name, &input.page)
+        .await
 }

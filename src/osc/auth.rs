@@ -101,7 +101,7 @@ fn password(
 }
 
 /// Authenticates one request to `action`; `clock_now` judges key lifetimes.
-pub fn authenticate(
+pub async fn authenticate(
     state: &AppState,
     parts: &request::Parts,
     payload_sha256: &str,
@@ -113,10 +113,10 @@ pub fn authenticate(
         return password(state, parts, encoded, action, now);
     }
     let request_parts = RequestParts::of(parts, payload_sha256);
-    let verified =
-        state
-            .auth
-            .authenticate(&state.store, &request_parts, now, clock_now, &POLICY)?;
+    let verified = state
+        .auth
+        .authenticate(&state.store, &request_parts, now, clock_now, &POLICY)
+        .await?;
     verified.record_use(&state.store, clock_now);
     Ok(Verified::Signature(verified))
 }

@@ -67,7 +67,7 @@ where
     }
     let payload_sha256 = crate::sigv4::payload_hash(&body);
     let now = state.clock.now_millis();
-    let verified = auth::authenticate(state, parts, &payload_sha256, action, now)?;
+    let verified = auth::authenticate(state, parts, &payload_sha256, action, now).await?;
     let caller = verified.caller();
     caller_key.clone_from(&caller.access_key_id);
     // Managing keys is IAM's business: session credentials need MFA here too.

@@ -159,13 +159,16 @@ where
     let payload_sha256 = sigv4::payload_hash(&body);
     let request_parts = RequestParts::of(parts, &payload_sha256);
     let now = state.clock.now_millis();
-    let verified = state.auth.authenticate(
-        &state.store,
-        &request_parts,
-        OffsetDateTime::now_utc(),
-        now,
-        policy(state.config.flavor),
-    )?;
+    let verified = state
+        .auth
+        .authenticate(
+            &state.store,
+            &request_parts,
+            OffsetDateTime::now_utc(),
+            now,
+            policy(state.config.flavor),
+        )
+        .await?;
     let service = AwsService::from_scope(&verified.scope.service).unwrap_or(AwsService::Iam);
     progress.service = service;
     progress.access_key_id = verified.caller.access_key_id.clone();

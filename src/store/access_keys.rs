@@ -36,7 +36,7 @@ use std::sync::Arc;
 impl Store {
     /// Everything needed to verify a request signed with `access_key_id`, from memory when the key
     /// was used recently.
-    pub fn credential(&self, access_key_id: &str) -> Result<Option<Credential>> {
+    pub async fn credential(&self, access_key_id: &str) -> Result<Option<Credential>> {
         let generation = match self.inner.shared.cached_credential(access_key_id) {
             Ok(c) => return Ok(Some(c)),
             Err(generation) => generation,
@@ -58,7 +58,7 @@ impl Store {
     }
 
     /// A key whose deletion has not propagated by `now`, as it was when deleted.
-    pub fn recently_deleted_credential(
+    pub async fn recently_deleted_credential(
         &self,
         access_key_id: &str,
         now: i64,
@@ -86,7 +86,7 @@ impl Store {
     }
 
     /// The key's owner and last use, or `None` if the account has no such key.
-    pub fn access_key_last_used(
+    pub async fn access_key_last_used(
         &self,
         account_id: &str,
         access_key_id: &str,
@@ -114,7 +114,7 @@ impl Store {
     }
 
     /// A page of the owner's keys in creation order; `expired` is judged at `now`.
-    pub fn list_access_keys(
+    pub async fn list_access_keys(
         &self,
         account_id: &str,
         owner: &Owner,

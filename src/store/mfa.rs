@@ -205,7 +205,7 @@ impl Store {
     }
 
     /// The devices enabled for a user, in serial number order.
-    pub fn list_mfa_devices(
+    pub async fn list_mfa_devices(
         &self,
         account_id: &str,
         user_name: &str,
@@ -231,7 +231,7 @@ impl Store {
         })
     }
 
-    pub fn list_virtual_mfa_devices(
+    pub async fn list_virtual_mfa_devices(
         &self,
         account_id: &str,
         assignment: Assignment,

@@ -322,7 +322,7 @@ impl Store {
     }
 
     /// (accounts, users, access keys) for the health endpoint.
-    pub fn counts(&self) -> Result<(i64, i64, i64)> {
+    pub async fn counts(&self) -> Result<(i64, i64, i64)> {
         self.read(|c| {
             Ok(c.query_row(
                 "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM users),
@@ -334,7 +334,7 @@ impl Store {
     }
 
     /// (sessions, MFA devices) for the health endpoint; expired sessions not yet forgotten count.
-    pub fn session_and_device_counts(&self) -> Result<(i64, i64)> {
+    pub async fn session_and_device_counts(&self) -> Result<(i64, i64)> {
         self.read(|c| {
             Ok(c.query_row(
                 "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM mfa_devices)",
@@ -345,7 +345,7 @@ impl Store {
     }
 
     /// Deleted keys still remembered for propagation (their count, for tests and health).
-    pub fn tombstones(&self) -> Result<i64> {
+    pub async fn tombstones(&self) -> Result<i64> {
         self.read(
             |c| Ok(c.query_row("SELECT COUNT(*) FROM deleted_access_keys", [], |r| r.get(0))?),
         )

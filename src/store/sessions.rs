@@ -53,7 +53,7 @@ impl Store {
     }
 
     /// The session whose key id this is, with its principal as it is now.
-    pub fn session(&self, access_key_id: &str) -> Result<Option<Session>> {
+    pub async fn session(&self, access_key_id: &str) -> Result<Option<Session>> {
         self.read(|c| {
             Ok(c.prepare_cached(
                 "SELECT s.account_id, s.user_id, u.name, u.path, s.secret, s.token, s.expiration,

@@ -46,7 +46,7 @@ impl Store {
     }
 
     /// Everything, secrets included, as one consistent snapshot.
-    pub fn export(&self) -> Result<State> {
+    pub async fn export(&self) -> Result<State> {
         let pending = self.inner.shared.pending_uses();
         self.read(|c| {
             c.execute_batch("BEGIN")?;

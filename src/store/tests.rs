@@ -91,7 +91,7 @@ async fn failed_write_in_a_batch_changes_nothing() {
     s.create_user(test_user("bob"), ids.clone()).await.unwrap();
     let err = s.create_user(test_user("BOB"), ids).await.unwrap_err();
     assert_eq!(err, Error::UserAlreadyExists { name: "BOB".into() });
-    let page = s.list_users(ACCOUNT, "/", &first_page()).unwrap();
+    let page = s.list_users(ACCOUNT, "/", &first_page()).await.unwrap();
     assert_eq!(page.items.len(), 1);
 }
 
@@ -175,13 +175,13 @@ async fn propagated_deletions_are_purged_on_a_timer() {
     s.delete_access_key(ACCOUNT, Owner::Root, key.meta.access_key_id, now, false)
         .await
         .unwrap();
-    assert_eq!(s.tombstones().unwrap(), 1);
+    assert_eq!(s.tombstones().await.unwrap(), 1);
     // The writer wakes at least every half second; the deletion has not propagated yet.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(s.tombstones().unwrap(), 1);
+    assert_eq!(s.tombstones().await.unwrap(), 1);
     clock.advance(Duration::from_secs(11));
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while s.tombstones().unwrap() != 0 {
+    while s.tombstones().await.unwrap() != 0 {
         assert!(std::time::Instant::now() < deadline, "not purged");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -24,7 +24,7 @@ pub struct UserUpdate {
 }
 
 impl Store {
-    pub fn account_create_date(&self, account_id: &str) -> Result<i64> {
+    pub async fn account_create_date(&self, account_id: &str) -> Result<i64> {
         self.read(|c| {
             Ok(
                 c.prepare_cached("SELECT create_date FROM accounts WHERE account_id = ?1")?
@@ -35,7 +35,7 @@ impl Store {
         })
     }
 
-    pub fn get_user(&self, account_id: &str, name: &str) -> Result<User> {
+    pub async fn get_user(&self, account_id: &str, name: &str) -> Result<User> {
         self.read(|c| {
             let mut user = user_by_name(c, account_id, name)?;
             user.tags = user_tags(c, &user.user_id)?;
@@ -43,7 +43,7 @@ impl Store {
         })
     }
 
-    pub fn list_users(
+    pub async fn list_users(
         &self,
         account_id: &str,
         path_prefix: &str,
@@ -148,7 +148,7 @@ impl Store {
         .await
     }
 
-    pub fn list_user_tags(
+    pub async fn list_user_tags(
         &self,
         account_id: &str,
         name: &str,
