@@ -1,33 +1,19 @@
-//! The console's pages and form posts: each reads its form into the Query API's parameters, so
+//! The console's pages and form posts (signing in is `sign_in`'s): each reads its form into the Query API's parameters, so
 //! the API's parser validates it, runs the core action, and answers with post/redirect/get.
 
 use super::pages::{self, UserDialog, UserLine, UserPage};
 use super::session::Flash;
 use super::{
-    ENDED_EXPIRED, ENDED_KEY, Early, PREFIX, Reply, Req, Route, Signed, page, redirect, refusal,
-    set_cookie,
+    ENDED_KEY, Early, PREFIX, Reply, Req, Route, Signed, page, redirect, refusal, sign_in,
 };
 use crate::core::{self, Ctx, PageRequest};
-use crate::error::Error;
-use crate::model::{
-    AccessKeyMeta, Caller, Change, KEY_TAG, KeyStatus, LastUsed, Owner, Page, User,
-};
+use crate::model::{AccessKeyMeta, Change, KEY_TAG, KeyStatus, LastUsed, Owner, Page, User};
 use crate::query::validate::{ValidationStyle, Validator};
 use crate::query::{ApiError, ErrorCode, Params, QueryAction};
-use crate::service::Peer;
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
-use std::time::Duration;
-use subtle::ConstantTimeEq;
 
-/// Failed sign-ins wait this long before the answer, to slow guessing down.
-const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(300);
-const BAD_KEY_PAIR: &str = "Incorrect access key ID or secret access key.";
-const BAD_LOGIN: &str = "Incorrect email or password.";
-const TOO_MANY: &str = "Too many failed sign-ins from this address. Wait a minute, then try again.";
-/// Seconds a blocked address is told to wait (the failure window).
-const SIGN_IN_RETRY_AFTER: &str = "60";
 const SELECT_FIRST: &str = "Select an access key first.";
 /// The most items one listing call asks the store for (IAM's own maximum).
 const PAGE_SIZE: usize = 1000;
@@ -53,8 +39,8 @@ pub(super) async fn dispatch(req: &Req<'_>, route: Route, key: &mut Option<Strin
     match route {
         Route::Asset(body, content_type) => asset(body, content_type),
         Route::NotFound => refusal(StatusCode::NOT_FOUND, "There is no such console page."),
-        Route::SignIn if post => sign_in(req, key).await,
-        Route::SignIn => sign_in_page(req).await,
+        Route::SignIn if post => sign_in::sign_in(req, key).await,
+        Route::SignIn => sign_in::sign_in_page(req).await,
         _ => {
             let signed = match req.signed_in().await {
                 Ok(s) => s,
@@ -69,7 +55,7 @@ pub(super) async fn dispatch(req: &Req<'_>, route: Route, key: &mut Option<Strin
             }
             let outcome = match (route, post) {
                 (Route::Home, false) => Ok(redirect(&format!("{PREFIX}/users"))),
-                (Route::SignOut, true) => Ok(sign_out(req, &signed)),
+                (Route::SignOut, true) => Ok(sign_in::sign_out(req, &signed)),
                 (Route::Users, false) => users_page(req, &signed).await,
                 (Route::Users, true) => create_user(req, &signed).await,
                 (Route::User(name), false) => user_page(req, &signed, &name).await,
@@ -96,153 +82,13 @@ fn asset(body: &'static str, content_type: &'static str) -> Reply {
     response
 }
 
-async fn sign_in_page(req: &Req<'_>) -> Reply {
-    if req.signed_in().await.is_ok() {
-        return redirect(&format!("{PREFIX}/users"));
-    }
-    let flash = match req.query("ended").as_deref() {
-        Some(ENDED_KEY) => Some(Flash::Alert(
-            "Your session ended because the access key you signed in with is no longer active."
-                .to_string(),
-        )),
-        Some(ENDED_EXPIRED) => Some(Flash::Alert(
-            "Your session has expired. Sign in again.".to_string(),
-        )),
-        _ => None,
-    };
-    page(
-        StatusCode::OK,
-        pages::sign_in(flash, !req.state.logins.is_empty()),
-    )
-}
-
-fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
     form.iter()
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
 }
 
-/// Who the sign-in form names, if its secret or password is right and the key usable.
-async fn verify_sign_in(req: &Req<'_>, form: &[(String, String)]) -> Result<Option<Caller>, Error> {
-    let now = req.state.clock.now_millis();
-    if field(form, "method") == "password" {
-        let Some(account) = req
-            .state
-            .logins
-            .verify(field(form, "email"), field(form, "password"))
-        else {
-            return Ok(None);
-        };
-        return Ok(Some(Caller {
-            account_id: account.to_string(),
-            access_key_id: None,
-            principal: crate::model::Principal::Root,
-            session: None,
-        }));
-    }
-    let id = field(form, "access_key_id");
-    let Some(credential) = req.state.store.credential(id).await? else {
-        return Ok(None);
-    };
-    let secret_ok: bool = credential
-        .secret
-        .expose()
-        .as_bytes()
-        .ct_eq(field(form, "secret_access_key").as_bytes())
-        .into();
-    let usable = credential.status == KeyStatus::Active
-        && credential.expiration.is_none_or(|e| e > now)
-        && secret_ok;
-    Ok(usable.then_some(Caller {
-        account_id: credential.account_id,
-        access_key_id: Some(credential.access_key_id),
-        principal: credential.principal,
-        session: None,
-    }))
-}
-
-/// What the log may say of a typed access key id: key ids are upper-case letters and digits
-/// (AWS's and OUTSCALE's alike), secrets are mixed-case base64, so a secret pasted into the id
-/// field is never repeated.
-fn loggable_key_id(typed: &str) -> &str {
-    let shaped = (16..=32).contains(&typed.len())
-        && typed
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    if shaped { typed } else { "<malformed>" }
-}
-
-async fn sign_in(req: &Req<'_>, key: &mut Option<String>) -> Reply {
-    let now = req.state.clock.now_millis();
-    let ip = req
-        .parts
-        .extensions
-        .get::<Peer>()
-        .map(|p| p.0.ip().to_canonical());
-    let with_password = !req.state.logins.is_empty();
-    if let Some(ip) = ip
-        && req.state.console.sign_in_blocked(ip, now)
-    {
-        tracing::info!(%ip, "console sign-in refused: too many failures");
-        let mut response = page(
-            StatusCode::TOO_MANY_REQUESTS,
-            pages::sign_in(Some(Flash::Alert(TOO_MANY.to_string())), with_password),
-        );
-        response.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static(SIGN_IN_RETRY_AFTER),
-        );
-        return response;
-    }
-    let form = match req.form() {
-        Ok(f) => f,
-        Err(reply) => return *reply,
-    };
-    let by_password = field(&form, "method") == "password";
-    let caller = match verify_sign_in(req, &form).await {
-        Ok(c) => c,
-        Err(e) => return req.error_page(&e.into()),
-    };
-    let Some(caller) = caller else {
-        if let Some(ip) = ip {
-            req.state.console.record_failure(ip, now);
-        }
-        let logged = loggable_key_id(field(&form, "access_key_id"));
-        tracing::info!(
-            access_key_id = logged,
-            by_password,
-            "console sign-in refused"
-        );
-        tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
-        let text = if by_password { BAD_LOGIN } else { BAD_KEY_PAIR };
-        return page(
-            StatusCode::UNAUTHORIZED,
-            pages::sign_in(Some(Flash::Alert(text.to_string())), with_password),
-        );
-    };
-    key.clone_from(&caller.access_key_id);
-    tracing::info!(
-        access_key_id = caller.access_key_id.as_deref().unwrap_or("-"),
-        account_id = %caller.account_id,
-        "console sign-in"
-    );
-    // A sign-in replaces the session the browser had, if any.
-    if let Some(old) = super::cookie_value(req.parts, &req.cookie) {
-        req.state.console.end(old);
-    }
-    let sign_in_key = caller.access_key_id.clone();
-    let id = req.state.console.start(caller, sign_in_key, now);
-    let mut response = redirect(&format!("{PREFIX}/users"));
-    set_cookie(&mut response, &req.cookie, Some(&id));
-    response
-}
-
-fn sign_out(req: &Req<'_>, signed: &Signed) -> Reply {
-    req.state.console.end(&signed.id);
-    req.signed_out(&format!("{PREFIX}/signin"))
-}
-
-fn ctx<'a>(req: &'a Req<'_>, signed: &'a Signed) -> Ctx<'a> {
+pub(super) fn ctx<'a>(req: &'a Req<'_>, signed: &'a Signed) -> Ctx<'a> {
     Ctx {
         store: &req.state.store,
         ids: &req.state.ids,
@@ -617,26 +463,6 @@ async fn delete_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_id_shaped_text_from_the_sign_in_form_is_logged() {
-        assert_eq!(
-            loggable_key_id("AKIAIOSFODNN7EXAMPLE"),
-            "AKIAIOSFODNN7EXAMPLE"
-        );
-        assert_eq!(
-            loggable_key_id("ABCDEFGHIJ0123456789"),
-            "ABCDEFGHIJ0123456789"
-        );
-        for secret in [
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-            "pastedSecretKey0000000000000000000000000",
-            "AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI",
-            "",
-        ] {
-            assert_eq!(loggable_key_id(secret), "<malformed>");
-        }
-    }
 
     fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

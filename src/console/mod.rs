@@ -10,6 +10,7 @@
 mod handlers;
 pub mod pages;
 pub mod session;
+mod sign_in;
 
 pub use session::Sessions;
 
