@@ -119,6 +119,16 @@ status="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$E/_iamlite/reset")"
 status="$(curl -s -o /dev/null -w '%{http_code}' "$E/_iamlite/state")"
 [ "$status" = "404" ] || [ "$status" = "403" ] || fail "the state was readable from the host ($status)"
 
+# The web console through the port mapping: the sign-in page, then a signed-in Users page that
+# lists alice (the console answers a loopback host name, whatever the peer address).
+status="$(curl -s -o /dev/null -w '%{http_code}' "$E/console/signin")"
+[ "$status" = "200" ] || fail "the console's sign-in page got $status"
+cookie="$(curl -s -D - -o /dev/null -H "Origin: $E" \
+    --data-urlencode "access_key_id=$AWS_ACCESS_KEY_ID" --data-urlencode "secret_access_key=$AWS_SECRET_ACCESS_KEY" \
+    "$E/console/signin" | sed -n 's/^set-cookie: \([^;]*\);.*/\1/ip' | tr -d '\r')"
+[ -n "$cookie" ] || fail "no console session cookie"
+curl -sf -H "Cookie: $cookie" "$E/console/users" | grep -q '>alice</a>' || fail "the console does not list alice"
+
 # `podman stop` is a graceful SIGTERM: exit 0, within the grace period, nothing lost.
 started=$(date +%s)
 "${PODMAN[@]}" stop -t 15 "$NAME" >/dev/null
@@ -149,4 +159,4 @@ python3 -c 'import json,sys; h=json.loads(sys.argv[1]); assert h["users"] == 1, 
     || fail "health with the token: $health"
 "${PODMAN[@]}" healthcheck run "$NAME" || fail "the health check failed with a token set"
 "${PODMAN[@]}" stop -t 15 "$NAME" >/dev/null
-log "ok: quick start, non-root user, health check, admin refused from the host, graceful stop, state kept in the volume, admin token"
+log "ok: quick start, non-root user, health check, admin refused from the host, web console from the host, graceful stop, state kept in the volume, admin token"
