@@ -1264,6 +1264,7 @@ async fn the_quota_text_follows_the_flavour() {
     let browser = Browser::root(&server).await;
     for n in 0..10 {
         let page = browser.get("/console/users/olga").await;
+        assert_eq!(page.status, 200);
         assert!(!page.body.contains("quota-note"), "after {n} keys");
         iam.create_access_key()
             .user_name("olga")
@@ -1272,6 +1273,7 @@ async fn the_quota_text_follows_the_flavour() {
             .unwrap();
     }
     let page = browser.get("/console/users/olga").await;
+    assert_eq!(page.status, 200);
     assert!(page.body.contains(
         "This user already has 10 access keys, the maximum. Delete one to create another."
     ));

@@ -1,5 +1,6 @@
-//! The console's pages and form posts (signing in is `sign_in`'s): each reads its form into the Query API's parameters, so
-//! the API's parser validates it, runs the core action, and answers with post/redirect/get.
+//! The console's pages and form posts (signing in is `sign_in`'s): each form is read into the
+//! Query API's parameters, so the API's parser validates it; then the core action runs, and the
+//! answer follows post/redirect/get.
 
 use super::pages::{self, UserDialog, UserLine, UserPage};
 use super::session::Flash;
@@ -88,7 +89,7 @@ pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-pub(super) fn ctx<'a>(req: &'a Req<'_>, signed: &'a Signed) -> Ctx<'a> {
+fn ctx<'a>(req: &'a Req<'_>, signed: &'a Signed) -> Ctx<'a> {
     Ctx {
         store: &req.state.store,
         ids: &req.state.ids,

@@ -127,7 +127,8 @@ cookie="$(curl -s -D - -o /dev/null -H "Origin: $E" \
     --data-urlencode "access_key_id=$AWS_ACCESS_KEY_ID" --data-urlencode "secret_access_key=$AWS_SECRET_ACCESS_KEY" \
     "$E/console/signin" | sed -n 's/^set-cookie: \([^;]*\);.*/\1/ip' | tr -d '\r')"
 [ -n "$cookie" ] || fail "no console session cookie"
-curl -sf -H "Cookie: $cookie" "$E/console/users" | grep -q '>alice</a>' || fail "the console does not list alice"
+users_page="$(curl -sf -H "Cookie: $cookie" "$E/console/users")" || fail "the console's Users page failed"
+grep -qF '>alice</a>' <<<"$users_page" || fail "the console does not list alice"
 
 # `podman stop` is a graceful SIGTERM: exit 0, within the grace period, nothing lost.
 started=$(date +%s)
