@@ -1278,3 +1278,105 @@ async fn the_quota_text_follows_the_flavour() {
         "This user already has 10 access keys, the maximum. Delete one to create another."
     ));
 }
+
+async fn root_key_ids(server: &Server) -> Vec<String> {
+    root_iam(server)
+        .list_access_keys()
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata()
+        .iter()
+        .map(|k| k.access_key_id().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_root_user_manages_its_own_keys_and_no_one_else_does() {
+    let server = start().await;
+    let (root_key, _) = server.root_credentials();
+    let root_key = root_key.to_string();
+    let browser = Browser::root(&server).await;
+    let page = browser.get("/console/users").await;
+    assert!(
+        page.body
+            .contains("<a href=\"/console/root\">Root user</a>")
+    );
+    let page = browser.get("/console/root").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<h1>Root user</h1>"));
+    assert!(page.body.contains("arn:aws:iam::123456789012:root"));
+    assert!(
+        page.body
+            .contains("<caption>Access keys for the root user</caption>")
+    );
+    assert!(
+        page.body
+            .contains(&format!("aria-label=\"Select access key {root_key}\""))
+    );
+    assert!(!page.body.contains("Delete user"));
+
+    let page = browser.get("/console/root?dialog=create").await;
+    let at = page.body.find("name=\"nonce\" value=\"").unwrap() + 20;
+    let nonce = page.body[at..at + 64].to_string();
+    let created = browser
+        .post("/console/root/access-keys", &[("nonce", &nonce)])
+        .await;
+    assert_eq!(created.status, 200);
+    assert!(created.body.contains("download=\"rootkey.csv\""));
+    assert!(
+        created
+            .body
+            .contains("<a class=\"button\" href=\"/console/root\">Done</a>")
+    );
+    let (new_key, _) = created_pair(&created);
+    assert_eq!(root_key_ids(&server).await.len(), 2);
+    let full = browser.get("/console/root").await;
+    assert!(full.body.contains(
+        "The root user already has 2 access keys, the maximum. Delete one to create another."
+    ));
+
+    // An Active root key is not deleted here either; an Inactive one is.
+    let path = "/console/root/access-keys/delete";
+    let reply = browser
+        .post(path, &[("AccessKeyId", &new_key), ("confirm", &new_key)])
+        .await;
+    assert!(browser.follow(&reply).await.body.contains("DeleteConflict"));
+    browser
+        .post(
+            "/console/root/access-keys/update",
+            &[("AccessKeyId", &new_key), ("Status", "Inactive")],
+        )
+        .await;
+    let reply = browser
+        .post(path, &[("AccessKeyId", &new_key), ("confirm", &new_key)])
+        .await;
+    assert!(
+        browser
+            .follow(&reply)
+            .await
+            .body
+            .contains(&format!("Access key {new_key} deleted."))
+    );
+    assert_eq!(root_key_ids(&server).await, vec![root_key.clone()]);
+
+    // An IAM user of the account gets no such page and cannot post to it.
+    let iam = root_iam(&server);
+    let (key, secret) = user_with_key(&iam, "ursula").await;
+    let user = Browser::sign_in_as(&server, &key, &secret).await;
+    assert!(!user.get("/console/users").await.body.contains("Root user"));
+    assert_eq!(user.get("/console/root").await.status, 404);
+    let reply = user
+        .post(
+            "/console/root/access-keys/update",
+            &[("AccessKeyId", &root_key), ("Status", "Inactive")],
+        )
+        .await;
+    assert_eq!(reply.status, 404);
+    let reply = user
+        .post("/console/root/access-keys", &[("nonce", "x")])
+        .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(root_key_ids(&server).await, vec![root_key]);
+    assert_eq!(key_ids(&server, "ursula").await.len(), 1);
+}

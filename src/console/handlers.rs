@@ -2,13 +2,13 @@
 //! Query API's parameters, so the API's parser validates it; then the core action runs, and the
 //! answer follows post/redirect/get.
 
-use super::pages::{self, UserDialog, UserLine, UserPage};
+use super::pages::{self, Subject, UserDialog, UserLine, UserPage};
 use super::session::Flash;
 use super::{
-    ENDED_KEY, Early, PREFIX, Reply, Req, Route, Signed, page, redirect, refusal, sign_in,
+    ENDED_KEY, Early, PREFIX, Reply, Req, Route, Signed, Target, page, redirect, refusal, sign_in,
 };
 use crate::core::{self, Ctx, PageRequest};
-use crate::model::{AccessKeyMeta, Change, KEY_TAG, KeyStatus, LastUsed, Owner, Page, User};
+use crate::model::{AccessKeyMeta, Change, KEY_TAG, KeyStatus, LastUsed, Page, Principal, User};
 use crate::query::validate::{ValidationStyle, Validator};
 use crate::query::{ApiError, ErrorCode, Params, QueryAction};
 use bytes::Bytes;
@@ -59,11 +59,11 @@ pub(super) async fn dispatch(req: &Req<'_>, route: Route, key: &mut Option<Strin
                 (Route::SignOut, true) => Ok(sign_in::sign_out(req, &signed)),
                 (Route::Users, false) => users_page(req, &signed).await,
                 (Route::Users, true) => create_user(req, &signed).await,
-                (Route::User(name), false) => user_page(req, &signed, &name).await,
+                (Route::Keys(target), false) => user_page(req, &signed, &target).await,
                 (Route::DeleteUser(name), true) => delete_user(req, &signed, &name).await,
-                (Route::CreateKey(name), true) => create_key(req, &signed, &name).await,
-                (Route::UpdateKey(name), true) => update_key(req, &signed, &name).await,
-                (Route::DeleteKey(name), true) => delete_key(req, &signed, &name).await,
+                (Route::CreateKey(target), true) => create_key(req, &signed, &target).await,
+                (Route::UpdateKey(target), true) => update_key(req, &signed, &target).await,
+                (Route::DeleteKey(target), true) => delete_key(req, &signed, &target).await,
                 _ => Ok(refusal(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "Method not allowed.",
@@ -132,9 +132,9 @@ fn refusal_for(e: &ApiError) -> Reply {
 async fn user_keys(
     req: &Req<'_>,
     signed: &Signed,
-    name: &str,
+    target: &Target,
 ) -> Result<Vec<AccessKeyMeta>, Early> {
-    let owner = Owner::User(name.to_string());
+    let owner = target.owner();
     let now = req.state.clock.now_millis();
     let account = &signed.session.caller.account_id;
     let (mut pages, mut keys) = (Pages::default(), Vec::new());
@@ -165,7 +165,7 @@ async fn users_page(req: &Req<'_>, signed: &Signed) -> Result<Reply, Early> {
     }
     let mut lines = Vec::with_capacity(users.len());
     for user in users {
-        let keys = user_keys(req, signed, &user.name).await?;
+        let keys = user_keys(req, signed, &Target::User(user.name.clone())).await?;
         lines.push(UserLine { user, keys });
     }
     let flash = req.state.console.take_flash(&signed.id);
@@ -211,9 +211,27 @@ async fn create_user(req: &Req<'_>, signed: &Signed) -> Result<Reply, Early> {
     })
 }
 
-async fn user_page(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
+/// The root user's own keys are the root user's business only (AWS's "Security credentials");
+/// for anyone else the page does not exist.
+fn root_only(signed: &Signed, target: &Target) -> Result<(), Early> {
+    if *target == Target::Root && signed.session.caller.principal != Principal::Root {
+        return Err(Box::new(refusal(
+            StatusCode::NOT_FOUND,
+            "There is no such console page.",
+        )));
+    }
+    Ok(())
+}
+
+async fn user_page(req: &Req<'_>, signed: &Signed, target: &Target) -> Result<Reply, Early> {
+    root_only(signed, target)?;
     let ctx = ctx(req, signed);
-    let user = match req.state.store.get_user(&ctx.caller.account_id, name).await {
+    let account = &ctx.caller.account_id;
+    let found = match target {
+        Target::User(name) => req.state.store.get_user(account, name).await.map(Some),
+        Target::Root => Ok(None),
+    };
+    let user = match found {
         Ok(u) => u,
         Err(e) => {
             let e = ApiError::from(e);
@@ -225,8 +243,20 @@ async fn user_page(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, 
             return Ok(page(e.code.status(), markup));
         }
     };
+    let subject = match &user {
+        Some(u) => Subject::User(u),
+        None => Subject::Root {
+            account_id: account,
+            create_date: req
+                .state
+                .store
+                .account_create_date(account)
+                .await
+                .map_err(|e| Box::new(refusal_for(&e.into())))?,
+        },
+    };
     let mut keys: Vec<(AccessKeyMeta, Option<LastUsed>)> = Vec::new();
-    for key in user_keys(req, signed, &user.name).await? {
+    for key in user_keys(req, signed, target).await? {
         let last = req
             .state
             .store
@@ -254,13 +284,17 @@ async fn user_page(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, 
         }
         Some("update") => find(&selected).map_or(UserDialog::None, UserDialog::Update),
         Some("delete") => find(&selected).map_or(UserDialog::None, UserDialog::Delete),
-        Some("delete-user") => UserDialog::DeleteUser,
+        Some("delete-user") if user.is_some() => UserDialog::DeleteUser,
         _ => UserDialog::None,
     };
+    let title = match target {
+        Target::User(name) => name.as_str(),
+        Target::Root => "Root user",
+    };
     let markup = pages::user(
-        req.frame(signed, &user.name, flash),
+        req.frame(signed, title, flash),
         UserPage {
-            user: &user,
+            subject,
             keys: &keys,
             quota,
             now: ctx.now,
@@ -310,8 +344,10 @@ fn expiration(text: &str) -> Result<i64, ApiError> {
         })
 }
 
-async fn create_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
-    let here = pages::user_href(name);
+async fn create_key(req: &Req<'_>, signed: &Signed, target: &Target) -> Result<Reply, Early> {
+    root_only(signed, target)?;
+    let here = target.href();
+    let name = target.user_name();
     let form = req.form()?;
     if !req
         .state
@@ -332,8 +368,7 @@ async fn create_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply,
         return Ok(page(StatusCode::CONFLICT, markup));
     }
     let parsed = (|| {
-        let mut input =
-            <core::CreateAccessKey as QueryAction>::parse(&params(Some(name), form.clone()))?;
+        let mut input = <core::CreateAccessKey as QueryAction>::parse(&params(name, form.clone()))?;
         let description = field(&form, "description");
         if !description.is_empty() {
             let mut v = Validator::new(ValidationStyle::Iam);
@@ -355,9 +390,14 @@ async fn create_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply,
         Ok(created) => {
             let id = created.meta.access_key_id.clone();
             let flash = Some(Flash::Status(format!("Access key {id} created.")));
+            // AWS's console names the root user's file rootkey.csv.
+            let file = match name {
+                Some(user) => format!("{user}_accessKeys.csv"),
+                None => "rootkey.csv".to_string(),
+            };
             let markup = pages::retrieve(
                 req.frame(signed, "Retrieve access keys", flash),
-                name,
+                (&file, &here),
                 &id,
                 created.secret.expose(),
             );
@@ -402,13 +442,14 @@ fn expiration_change(
     })
 }
 
-async fn update_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
-    let here = pages::user_href(name);
+async fn update_key(req: &Req<'_>, signed: &Signed, target: &Target) -> Result<Reply, Early> {
+    root_only(signed, target)?;
+    let here = target.href();
+    let name = target.user_name();
     let form = req.form()?;
-    let keys = user_keys(req, signed, name).await?;
+    let keys = user_keys(req, signed, target).await?;
     let parsed = (|| {
-        let mut input =
-            <core::UpdateAccessKey as QueryAction>::parse(&params(Some(name), form.clone()))?;
+        let mut input = <core::UpdateAccessKey as QueryAction>::parse(&params(name, form.clone()))?;
         let current = keys
             .iter()
             .find(|k| k.access_key_id == input.access_key_id)
@@ -436,20 +477,22 @@ async fn update_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply,
     }
 }
 
-async fn delete_key(req: &Req<'_>, signed: &Signed, name: &str) -> Result<Reply, Early> {
-    let here = pages::user_href(name);
+async fn delete_key(req: &Req<'_>, signed: &Signed, target: &Target) -> Result<Reply, Early> {
+    root_only(signed, target)?;
+    let here = target.href();
+    let name = target.user_name();
     let form = req.form()?;
-    let mut input =
-        match <core::DeleteAccessKey as QueryAction>::parse(&params(Some(name), form.clone())) {
-            Ok(i) => i,
-            Err(e) => return Ok(failed(req, signed, e, &here)),
-        };
+    let mut input = match <core::DeleteAccessKey as QueryAction>::parse(&params(name, form.clone()))
+    {
+        Ok(i) => i,
+        Err(e) => return Ok(failed(req, signed, e, &here)),
+    };
     if field(&form, "confirm") != input.access_key_id {
         let text = "The access key ID you entered does not match. Nothing was deleted.";
         return Ok(after(req, signed, Flash::Alert(text.to_string()), &here));
     }
     // As the AWS console: an Active key must be deactivated before it can be deleted.
-    input.users_keys_only_when_inactive = true;
+    input.must_be_inactive = core::MustBeInactive::Always;
     let id = input.access_key_id.clone();
     match core::delete_access_key(&ctx(req, signed), input).await {
         Ok(()) => {

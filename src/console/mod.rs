@@ -37,6 +37,38 @@ pub fn is_console_path(path: &str) -> bool {
     path == PREFIX || path.starts_with("/console/")
 }
 
+/// Whose access keys a page or form is about: an IAM user's, or the root user's own (for the
+/// root user only, as in AWS's "Security credentials").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    User(String),
+    Root,
+}
+
+impl Target {
+    pub(crate) fn href(&self) -> String {
+        match self {
+            Target::User(name) => pages::user_href(name),
+            Target::Root => format!("{PREFIX}/root"),
+        }
+    }
+
+    /// The `UserName` the API would be sent (none: the caller's own keys).
+    pub(crate) fn user_name(&self) -> Option<&str> {
+        match self {
+            Target::User(name) => Some(name),
+            Target::Root => None,
+        }
+    }
+
+    pub(crate) fn owner(&self) -> crate::model::Owner {
+        match self {
+            Target::User(name) => crate::model::Owner::User(name.clone()),
+            Target::Root => crate::model::Owner::Root,
+        }
+    }
+}
+
 /// What a console path names. User names are percent-decoded from their segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
@@ -44,11 +76,11 @@ enum Route {
     SignIn,
     SignOut,
     Users,
-    User(String),
+    Keys(Target),
     DeleteUser(String),
-    CreateKey(String),
-    UpdateKey(String),
-    DeleteKey(String),
+    CreateKey(Target),
+    UpdateKey(Target),
+    DeleteKey(Target),
     Asset(&'static str, &'static str),
     NotFound,
 }
@@ -64,17 +96,23 @@ fn decode(segment: &str) -> Option<String> {
 fn route(path: &str) -> Route {
     let rest = path.strip_prefix(PREFIX).unwrap_or_default();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let user = |s: &str, make: fn(String) -> Route| decode(s).map_or(Route::NotFound, make);
+    let user = |s: &str, make: fn(Target) -> Route| {
+        decode(s).map_or(Route::NotFound, |name| make(Target::User(name)))
+    };
     match segments.as_slice() {
         [] => Route::Home,
         ["signin"] => Route::SignIn,
         ["signout"] => Route::SignOut,
         ["users"] => Route::Users,
-        ["users", name] => user(name, Route::User),
-        ["users", name, "delete"] => user(name, Route::DeleteUser),
+        ["users", name] => user(name, Route::Keys),
+        ["users", name, "delete"] => decode(name).map_or(Route::NotFound, Route::DeleteUser),
         ["users", name, "access-keys"] => user(name, Route::CreateKey),
         ["users", name, "access-keys", "update"] => user(name, Route::UpdateKey),
         ["users", name, "access-keys", "delete"] => user(name, Route::DeleteKey),
+        ["root"] => Route::Keys(Target::Root),
+        ["root", "access-keys"] => Route::CreateKey(Target::Root),
+        ["root", "access-keys", "update"] => Route::UpdateKey(Target::Root),
+        ["root", "access-keys", "delete"] => Route::DeleteKey(Target::Root),
         ["assets", "console.css"] => Route::Asset(CSS, "text/css; charset=utf-8"),
         ["assets", "console.js"] => Route::Asset(JS, "text/javascript; charset=utf-8"),
         _ => Route::NotFound,
@@ -286,6 +324,7 @@ impl Req<'_> {
                 label: who_label(&signed.session),
                 account_id: &signed.session.caller.account_id,
                 csrf_token: &signed.session.csrf_token,
+                root: signed.session.caller.principal == crate::model::Principal::Root,
             }),
             flash,
         }
@@ -364,11 +403,16 @@ mod tests {
         assert_eq!(route("/console/users"), Route::Users);
         assert_eq!(
             route("/console/users/a%2Bb%40c"),
-            Route::User("a+b@c".into())
+            Route::Keys(Target::User("a+b@c".into()))
         );
         assert_eq!(
             route("/console/users/alice/access-keys/update"),
-            Route::UpdateKey("alice".into())
+            Route::UpdateKey(Target::User("alice".into()))
+        );
+        assert_eq!(route("/console/root"), Route::Keys(Target::Root));
+        assert_eq!(
+            route("/console/root/access-keys/delete"),
+            Route::DeleteKey(Target::Root)
         );
         assert_eq!(route("/console/users/%FF"), Route::NotFound);
         assert_eq!(route("/console/nope"), Route::NotFound);

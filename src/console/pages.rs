@@ -19,6 +19,8 @@ pub struct Who<'a> {
     pub label: &'a str,
     pub account_id: &'a str,
     pub csrf_token: &'a str,
+    /// The root user also gets a page for its own keys.
+    pub root: bool,
 }
 
 /// What every page has around its content.
@@ -126,6 +128,10 @@ pub fn layout(frame: Frame<'_>, content: Markup) -> Markup {
                     @if let Some(who) = &frame.who {
                         nav aria-label="Console" {
                             a href={ (PREFIX) "/users" } { "Users" }
+                            @if who.root {
+                                " "
+                                a href={ (PREFIX) "/root" } { "Root user" }
+                            }
                         }
                         p.who { "Signed in as " (who.label) " (account " (who.account_id) ")" }
                         form method="post" action={ (PREFIX) "/signout" } {
@@ -280,9 +286,62 @@ pub enum UserDialog<'a> {
     DeleteUser,
 }
 
-/// A user's page: details, keys and the dialog asked for.
+/// Whose keys a page shows, as the page names them.
+pub enum Subject<'a> {
+    User(&'a User),
+    Root {
+        account_id: &'a str,
+        create_date: i64,
+    },
+}
+
+impl Subject<'_> {
+    fn heading(&self) -> String {
+        match self {
+            Subject::User(u) => u.name.clone(),
+            Subject::Root { .. } => "Root user".to_string(),
+        }
+    }
+
+    fn arn(&self) -> String {
+        match self {
+            Subject::User(u) => u.arn(),
+            Subject::Root { account_id, .. } => crate::model::root_arn(account_id),
+        }
+    }
+
+    fn create_date(&self) -> i64 {
+        match self {
+            Subject::User(u) => u.create_date,
+            Subject::Root { create_date, .. } => *create_date,
+        }
+    }
+
+    fn href(&self) -> String {
+        match self {
+            Subject::User(u) => user_href(&u.name),
+            Subject::Root { .. } => format!("{PREFIX}/root"),
+        }
+    }
+
+    fn caption(&self) -> String {
+        match self {
+            Subject::User(u) => format!("Access keys for {}", u.name),
+            Subject::Root { .. } => "Access keys for the root user".to_string(),
+        }
+    }
+
+    fn holder(&self) -> &'static str {
+        match self {
+            Subject::User(_) => "This user",
+            Subject::Root { .. } => "The root user",
+        }
+    }
+}
+
+/// A page of keys (a user's, or the root user's own): details, keys and the dialog asked for.
 pub struct UserPage<'a> {
-    pub user: &'a User,
+    pub subject: Subject<'a>,
     pub keys: &'a [(AccessKeyMeta, Option<LastUsed>)],
     pub quota: usize,
     pub now: i64,
@@ -307,21 +366,23 @@ pub fn user(frame: Frame<'_>, page: UserPage<'_>) -> Markup {
         .as_ref()
         .map(|w| w.csrf_token.to_string())
         .unwrap_or_default();
-    let name = &page.user.name;
-    let href = user_href(name);
+    let name = page.subject.heading();
+    let href = page.subject.href();
     let full = page.keys.len() >= page.quota;
     let described = page.keys.iter().any(|(k, _)| k.tag.is_some());
     let content = html! {
-        nav aria-label="Breadcrumb" {
-            ol {
-                li { a href={ (PREFIX) "/users" } { "Users" } }
-                li aria-current="page" { (name) }
+        @if let Subject::User(_) = page.subject {
+            nav aria-label="Breadcrumb" {
+                ol {
+                    li { a href={ (PREFIX) "/users" } { "Users" } }
+                    li aria-current="page" { (name) }
+                }
             }
         }
         h1 { (name) }
         dl.details {
-            dt { "ARN" } dd { code { (page.user.arn()) } }
-            dt { "Created" } dd { (when(page.user.create_date)) }
+            dt { "ARN" } dd { code { (page.subject.arn()) } }
+            dt { "Created" } dd { (when(page.subject.create_date())) }
         }
         section aria-labelledby="keys-heading" {
             h2 #keys-heading { "Access keys" }
@@ -334,7 +395,7 @@ pub fn user(frame: Frame<'_>, page: UserPage<'_>) -> Markup {
                 }
                 @if full {
                     p #quota-note {
-                        "This user already has " (page.quota)
+                        (page.subject.holder()) " already has " (page.quota)
                         " access keys, the maximum. Delete one to create another."
                     }
                 }
@@ -342,7 +403,7 @@ pub fn user(frame: Frame<'_>, page: UserPage<'_>) -> Markup {
                     p { "No access keys" }
                 } @else {
                     table {
-                        caption { "Access keys for " (name) }
+                        caption { (page.subject.caption()) }
                         thead { tr {
                             th scope="col" { span.visually-hidden { "Select" } }
                             th scope="col" { "Access key ID" }
@@ -382,10 +443,12 @@ pub fn user(frame: Frame<'_>, page: UserPage<'_>) -> Markup {
                 }
             }
         }
-        section aria-labelledby="delete-user-heading" {
-            h2 #delete-user-heading { "Delete this user" }
-            form method="get" action=(href) {
-                button type="submit" name="dialog" value="delete-user" { "Delete user" }
+        @if let Subject::User(_) = page.subject {
+            section aria-labelledby="delete-user-heading" {
+                h2 #delete-user-heading { "Delete this user" }
+                form method="get" action=(href) {
+                    button type="submit" name="dialog" value="delete-user" { "Delete user" }
+                }
             }
         }
         (user_dialog(&page, &href, &token))
@@ -480,7 +543,7 @@ fn user_dialog(page: &UserPage<'_>, href: &str, token: &str) -> Markup {
             "Delete user",
             href,
             html! {
-                p { "User " strong { (page.user.name) } " will be deleted permanently." }
+                p { "User " strong { (page.subject.heading()) } " will be deleted permanently." }
                 @if !page.keys.is_empty() {
                     p.warning { "This user has access keys. Delete them first." }
                 }
@@ -505,7 +568,13 @@ fn csv_href(access_key_id: &str, secret: &str) -> String {
 }
 
 /// The answer to a create: the only time the secret is shown.
-pub fn retrieve(frame: Frame<'_>, user_name: &str, access_key_id: &str, secret: &str) -> Markup {
+/// `file` is the download's name, `done` where Done leads.
+pub fn retrieve(
+    frame: Frame<'_>,
+    (file, done): (&str, &str),
+    access_key_id: &str,
+    secret: &str,
+) -> Markup {
     let content = html! {
         h1 { "Retrieve access keys" }
         p.warning role="alert" {
@@ -531,10 +600,10 @@ pub fn retrieve(frame: Frame<'_>, user_name: &str, access_key_id: &str, secret: 
             button type="button" data-copy="secret-value" data-done="Secret access key copied." {
                 "Copy secret access key"
             }
-            a.button href=(csv_href(access_key_id, secret)) download={ (user_name) "_accessKeys.csv" } {
+            a.button href=(csv_href(access_key_id, secret)) download=(file) {
                 "Download .csv file"
             }
-            a.button href=(user_href(user_name)) { "Done" }
+            a.button href=(done) { "Done" }
         }
     };
     layout(frame, content)

@@ -73,17 +73,31 @@ pub async fn update_access_key(ctx: &Ctx<'_>, input: UpdateAccessKey) -> Result<
         .await
 }
 
+/// Which keys must be Inactive before they can be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MustBeInactive {
+    /// IAM's API deletes either state.
+    Never,
+    /// OUTSCALE's rule: an EIM user's key (root keys need not be).
+    UsersKeys,
+    /// The consoles' rule, root keys included.
+    Always,
+}
+
 #[derive(Debug, Clone)]
 pub struct DeleteAccessKey {
     pub user_name: Option<String>,
     pub access_key_id: String,
-    /// OUTSCALE's rule: an EIM user's key must be Inactive to be deleted (root keys need not be).
-    pub users_keys_only_when_inactive: bool,
+    pub must_be_inactive: MustBeInactive,
 }
 
 pub async fn delete_access_key(ctx: &Ctx<'_>, input: DeleteAccessKey) -> Result<()> {
     let owner = Owner::resolve(input.user_name, ctx.caller);
-    let only_if_inactive = input.users_keys_only_when_inactive && matches!(owner, Owner::User(_));
+    let only_if_inactive = match input.must_be_inactive {
+        MustBeInactive::Never => false,
+        MustBeInactive::UsersKeys => matches!(owner, Owner::User(_)),
+        MustBeInactive::Always => true,
+    };
     ctx.store
         .delete_access_key(
             &ctx.caller.account_id,

@@ -12,8 +12,8 @@ pub mod users;
 
 pub use access_keys::{
     CreateAccessKey, DeleteAccessKey, GetAccessKeyLastUsed, KeyLastUsed, ListAccessKeys,
-    UpdateAccessKey, create_access_key, delete_access_key, get_access_key_last_used,
-    list_access_keys, update_access_key,
+    MustBeInactive, UpdateAccessKey, create_access_key, delete_access_key,
+    get_access_key_last_used, list_access_keys, update_access_key,
 };
 pub use identity::{
     CallerIdentity, GetAccessKeyInfo, GetCallerIdentity, get_access_key_info, get_caller_identity,

@@ -261,7 +261,7 @@ async fn delete_access_key(body: &[u8], ctx: &Ctx<'_>) -> Result<Value, OscError
         core::DeleteAccessKey {
             user_name: req.user_name,
             access_key_id: req.access_key_id,
-            users_keys_only_when_inactive: true,
+            must_be_inactive: core::MustBeInactive::UsersKeys,
         },
     )
     .await?;

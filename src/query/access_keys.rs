@@ -10,7 +10,7 @@ use super::validate::{
 use super::xml::{self, Listing, timestamp};
 use crate::core::{
     CreateAccessKey, DeleteAccessKey, GetAccessKeyLastUsed, KeyLastUsed, ListAccessKeys,
-    UpdateAccessKey,
+    MustBeInactive, UpdateAccessKey,
 };
 use crate::model::{AccessKeyMeta, Change, CreatedKey, KeyStatus, Page, USER_NAME};
 use serde::Serialize;
@@ -125,7 +125,7 @@ impl QueryAction for DeleteAccessKey {
         Ok(DeleteAccessKey {
             user_name,
             access_key_id,
-            users_keys_only_when_inactive: false,
+            must_be_inactive: MustBeInactive::Never,
         })
     }
 

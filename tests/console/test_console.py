@@ -438,3 +438,40 @@ def test_every_form_works_without_javascript(server, browser):
         assert server.iam().list_access_keys(UserName=name)["AccessKeyMetadata"] == []
     finally:
         context.close()
+
+
+def test_the_root_user_creates_and_retires_its_own_key(make_server, page, shot):
+    server = make_server()
+    sign_in(page, server)
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Root user").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Root user")
+    toolbar(page).get_by_role("button", name="Create access key").click()
+    page.get_by_role("dialog", name="Create access key").get_by_role(
+        "button", name="Create access key"
+    ).click()
+    key_id = page.locator("#access-key-id").inner_text()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download .csv file").click()
+    assert download.value.suggested_filename == "rootkey.csv"
+    iam = server.iam()
+    assert sorted(k["AccessKeyId"] for k in iam.list_access_keys()["AccessKeyMetadata"]) == sorted(
+        [ROOT_KEY, key_id]
+    )
+    page.get_by_role("link", name="Done").click()
+    create = toolbar(page).get_by_role("button", name="Create access key")
+    expect(create).to_have_accessible_description(
+        "The root user already has 2 access keys, the maximum. Delete one to create another."
+    )
+    shot(page, "10-root-user")
+    page.get_by_role("radio", name=f"Select access key {key_id}").check()
+    toolbar(page).get_by_role("button", name="Update").click()
+    dialog = page.get_by_role("dialog", name="Update access key")
+    dialog.get_by_label("Status").select_option("Inactive")
+    dialog.get_by_role("button", name="Update").click()
+    page.get_by_role("radio", name=f"Select access key {key_id}").check()
+    toolbar(page).get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete access key")
+    dialog.get_by_label("To confirm, enter the access key ID").fill(key_id)
+    dialog.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text(f"Access key {key_id} deleted.")
+    assert [k["AccessKeyId"] for k in iam.list_access_keys()["AccessKeyMetadata"]] == [ROOT_KEY]
