@@ -55,13 +55,18 @@ def error_code(call):
 def test_the_documented_journey_end_to_end(server, page, shot):
     iam = server.iam()
     page.goto(server.console)
-    shot(page, "01-sign-in")
+    shot(page, "00-sign-in")
     sign_in(page, server)
     expect(page.get_by_role("heading", name="Users", level=1)).to_be_visible()
     expect(page.get_by_text("Signed in as root (account 123456789012)")).to_be_visible()
 
     name = unique("alice")
-    create_user(page, name)
+    page.get_by_role("button", name="Create user", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Create user")
+    dialog.get_by_label("User name").fill(name)
+    shot(page, "02-create-user")
+    dialog.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
     expect(page.get_by_role("status")).to_have_text(f"User {name} created.")
     assert iam.get_user(UserName=name)["User"]["UserName"] == name
     expect(page.get_by_text("No access keys")).to_be_visible()
@@ -158,10 +163,11 @@ def test_the_documented_journey_end_to_end(server, page, shot):
     page.get_by_role("button", name="Delete user", exact=True).click()
     dialog = page.get_by_role("dialog", name="Delete user")
     dialog.get_by_label("To confirm, enter the user name").fill(name)
+    shot(page, "08-delete-user")
     dialog.get_by_role("button", name="Delete user").click()
     expect(page.get_by_role("status")).to_have_text(f"User {name} deleted.")
     expect(page.get_by_role("heading", level=1)).to_have_text("Users")
-    shot(page, "02-users")
+    shot(page, "01-users")
     assert error_code(lambda: iam.get_user(UserName=name)) == "NoSuchEntity"
 
     page.get_by_role("button", name="Sign out").click()
@@ -274,7 +280,7 @@ def test_the_quota_disables_create_and_an_active_key_cannot_be_deleted(server, p
     dialog = page.get_by_role("dialog", name="Delete access key")
     expect(dialog).to_contain_text("This key is active. Deactivate the key first")
     expect(dialog.get_by_role("button", name="Delete")).to_have_count(0)
-    shot(page, "08-delete-active-key-refused")
+    shot(page, "09-delete-active-key-refused")
     dialog.get_by_role("button", name="Cancel").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     toolbar(page).get_by_role("button", name="Update").click()
@@ -335,7 +341,7 @@ def test_failed_sign_ins_get_one_message(server, page, shot):
     ]:
         sign_in(page, server, key_id, secret)
         expect(page.get_by_role("alert")).to_have_text("Incorrect access key ID or secret access key.")
-    shot(page, "09-sign-in-failed")
+    shot(page, "10-sign-in-failed")
 
 
 def test_reloading_the_secret_page_creates_no_second_key(server, page):
@@ -462,7 +468,7 @@ def test_the_root_user_creates_and_retires_its_own_key(make_server, page, shot):
     expect(create).to_have_accessible_description(
         "The root user already has 2 access keys, the maximum. Delete one to create another."
     )
-    shot(page, "10-root-user")
+    shot(page, "11-root-user")
     page.get_by_role("radio", name=f"Select access key {key_id}").check()
     toolbar(page).get_by_role("button", name="Update").click()
     dialog = page.get_by_role("dialog", name="Update access key")
