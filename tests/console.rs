@@ -1380,3 +1380,82 @@ async fn the_root_user_manages_its_own_keys_and_no_one_else_does() {
     assert_eq!(root_key_ids(&server).await, vec![root_key]);
     assert_eq!(key_ids(&server, "ursula").await.len(), 1);
 }
+
+#[tokio::test]
+async fn malformed_console_requests_get_a_4xx_page_and_change_nothing() {
+    let server = Server::builder()
+        .limits(iamlite::Limits {
+            max_body_bytes: 4096,
+            ..iamlite::Limits::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let browser = Browser::root(&server).await;
+    let token = format!("csrf_token={}", browser.csrf);
+    for (path, body, status) in [
+        // Broken percent-encoding and bytes that are not UTF-8.
+        ("/console/users", format!("{token}&UserName=%ZZ"), 400),
+        ("/console/users", format!("{token}&UserName=%FF%FE"), 400),
+        // Over the body limit.
+        (
+            "/console/users",
+            format!("{token}&UserName={}", "a".repeat(5000)),
+            413,
+        ),
+        // A user name no API would take, and one from a path that is not UTF-8.
+        (
+            "/console/users/%FF/delete",
+            format!("{token}&confirm=x"),
+            404,
+        ),
+        (
+            "/console/users/a%2Fb/access-keys",
+            format!("{token}&nonce=x"),
+            409,
+        ),
+    ] {
+        let reply = browser.post_raw(path, &body, &[]).await;
+        assert_eq!(
+            reply.status,
+            status,
+            "{path} {}",
+            &body[..body.len().min(80)]
+        );
+        assert_eq!(
+            reply.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+    }
+    let reply = browser
+        .post("/console/users", &[("UserName", &"b".repeat(65))])
+        .await;
+    let page = browser.follow(&reply).await;
+    assert!(
+        page.body
+            .contains("ValidationError: 1 validation error detected"),
+        "{}",
+        page.body
+    );
+    // A request line the console does not know, and a method it does not serve.
+    assert_eq!(browser.get("/console/users/a/b/c/d").await.status, 404);
+    let reply = send(
+        &server,
+        "PUT",
+        "/console/users",
+        &[("cookie", &browser.cookie)],
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(
+        root_iam(&server)
+            .list_users()
+            .send()
+            .await
+            .unwrap()
+            .users()
+            .len(),
+        0
+    );
+}

@@ -238,16 +238,20 @@ impl Req<'_> {
             .map(|(_, v)| v)
     }
 
-    /// The form's fields, in order; empty fields are left out, as an API client would.
+    /// The form's fields, in order, decoded as strictly as the Query API decodes its bodies
+    /// (bad escapes or bytes that are not UTF-8 get 400); empty fields are left out, as an API
+    /// client would.
     fn form(&self) -> Result<Vec<(String, String)>, Early> {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&self.body)
-            .map(|pairs| pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect())
-            .map_err(|_| {
-                Box::new(refusal(
-                    StatusCode::BAD_REQUEST,
-                    "The form could not be read.",
-                ))
+        crate::query::Params::parse(b"", &self.body)
+            .map(|params| {
+                params
+                    .into_pairs()
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect()
             })
+            // A 400 here, whatever status the API gives the same fault.
+            .map_err(|e| Box::new(refusal(StatusCode::BAD_REQUEST, &e.to_string())))
     }
 
     /// The signed-in session, if the cookie names a live one whose sign-in key is still Active

@@ -68,6 +68,11 @@ impl Params {
         Ok(params)
     }
 
+    /// Every pair, in order.
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.pairs
+    }
+
     /// The first value given for `name` (AWS ignores later repeats).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
