@@ -40,6 +40,7 @@ _BANNER = re.compile(r"^iamlite (\S+) listening on (http://\S+)$")
 _KEY = re.compile(r"AWS_ACCESS_KEY_ID=(\S+)")
 _SECRET = re.compile(r"AWS_SECRET_ACCESS_KEY=(\S+)")
 _ACCOUNT = re.compile(r"^\s*account:\s+(\d{12})$")
+_CONSOLE = re.compile(r"^\s*console:\s+(http://\S+)")
 
 
 class ServerError(RuntimeError):
@@ -127,6 +128,8 @@ class Server:
         self._proc: Optional[subprocess.Popen] = None
         self._log: Optional[IO[bytes]] = None
         self.endpoint = ""
+        # The web console's URL ("" when started with --no-console).
+        self.console_url = ""
         self.version = ""
         self.account_id = account_id or ""
         self.root_credentials: Tuple[str, str] = ("", "")
@@ -190,6 +193,9 @@ class Server:
             account = _ACCOUNT.match(line)
             if account:
                 self.account_id = account.group(1)
+            console = _CONSOLE.match(line)
+            if console:
+                self.console_url = console.group(1)
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self._startup_timeout

@@ -158,3 +158,15 @@ def test_startup_cost(capsys):
         srv.stop()
     with capsys.disabled():
         print(json.dumps({"server_start_s": round(session, 4), "reset_per_test_s": round(per_test, 4)}))
+
+
+def test_the_server_names_its_web_console():
+    import urllib.request
+
+    with iamlite.Server(in_memory=True) as srv:
+        assert srv.console_url == f"{srv.endpoint}/console"
+        with urllib.request.urlopen(f"{srv.console_url}/signin", timeout=10) as page:
+            assert page.status == 200
+            assert b"<h1>Sign in to iamlite</h1>" in page.read()
+    with iamlite.Server(in_memory=True, extra_args=["--no-console"]) as srv:
+        assert srv.console_url == ""
