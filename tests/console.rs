@@ -177,6 +177,26 @@ impl<'a> Browser<'a> {
         send(self.server, "POST", path, &headers, body).await
     }
 
+    /// Opens the Create access key dialog of a key page (`/console/users/NAME`, `/console/root`)
+    /// and returns its single-use form token.
+    async fn create_nonce(&self, page: &str) -> String {
+        let page = self.get(&format!("{page}?dialog=create")).await;
+        let at = page
+            .body
+            .find("name=\"nonce\" value=\"")
+            .expect("the create dialog")
+            + 20;
+        page.body[at..at + 64].to_string()
+    }
+
+    /// Creates a key from a key page's dialog, with these extra form fields.
+    async fn create_key(&self, page: &str, fields: &[(&str, &str)]) -> Reply {
+        let nonce = self.create_nonce(page).await;
+        let mut all = vec![("nonce", nonce.as_str())];
+        all.extend_from_slice(fields);
+        self.post(&format!("{page}/access-keys"), &all).await
+    }
+
     /// Follows a redirect to the page it names.
     async fn follow(&self, reply: &Reply) -> Reply {
         assert_eq!(reply.status, 303, "{}", reply.body);
@@ -193,10 +213,11 @@ async fn user_exists(server: &Server, name: &str) -> bool {
         .is_ok()
 }
 
-async fn key_ids(server: &Server, user: &str) -> Vec<String> {
+/// The key ids ListAccessKeys shows for `user`, or for the root user with `None`.
+async fn key_ids(server: &Server, user: Option<&str>) -> Vec<String> {
     root_iam(server)
         .list_access_keys()
-        .user_name(user)
+        .set_user_name(user.map(str::to_string))
         .send()
         .await
         .unwrap()
@@ -238,7 +259,7 @@ async fn every_console_answer_forbids_caching_framing_and_foreign_scripts() {
     let server = start().await;
     let browser = Browser::root(&server).await;
     browser.post("/console/users", &[("UserName", "hal")]).await;
-    let secret_page = create_key_via_console(&browser, "hal").await;
+    let secret_page = browser.create_key("/console/users/hal", &[]).await;
     assert!(secret_page.body.contains("Retrieve access keys"));
     let evil = format!("evil.example:{}", server.local_addr().port());
     for reply in [
@@ -303,26 +324,11 @@ async fn unknown_wrong_inactive_and_expired_keys_get_one_generic_message() {
     // An expiring key, made through the console (the AWS API has no expiration).
     let browser = Browser::root(&server).await;
     browser.post("/console/users", &[("UserName", "eve")]).await;
-    let page = browser.get("/console/users/eve?dialog=create").await;
-    let nonce = {
-        let at = page.body.find("name=\"nonce\" value=\"").unwrap() + 20;
-        page.body[at..at + 64].to_string()
-    };
     let created = browser
-        .post(
-            "/console/users/eve/access-keys",
-            &[("nonce", &nonce), ("expiration", "2099-01-01T00:00")],
-        )
+        .create_key("/console/users/eve", &[("expiration", "2099-01-01T00:00")])
         .await;
     assert_eq!(created.status, 200, "{}", created.body);
-    let expiring = {
-        let at = created.body.find("id=\"access-key-id\">").unwrap() + 19;
-        created.body[at..at + 20].to_string()
-    };
-    let expiring_secret = {
-        let at = created.body.find("id=\"secret-value\" hidden>").unwrap() + 25;
-        created.body[at..at + 40].to_string()
-    };
+    let (expiring, expiring_secret) = created_pair(&created);
     assert!(sign_in(&server, &expiring, &expiring_secret).await.status == 303);
     server.advance_clock(Duration::from_secs(100 * 365 * 24 * 3600));
 
@@ -444,15 +450,9 @@ async fn hostile_names_and_descriptions_render_as_text() {
     let server = start().await;
     let browser = Browser::root(&server).await;
     browser.post("/console/users", &[("UserName", "bob")]).await;
-    let page = browser.get("/console/users/bob?dialog=create").await;
-    let at = page.body.find("name=\"nonce\" value=\"").unwrap() + 20;
-    let nonce = page.body[at..at + 64].to_string();
     let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
     let reply = browser
-        .post(
-            "/console/users/bob/access-keys",
-            &[("nonce", &nonce), ("description", hostile)],
-        )
+        .create_key("/console/users/bob", &[("description", hostile)])
         .await;
     assert_eq!(reply.status, 200);
     let page = browser.get("/console/users/bob").await;
@@ -616,24 +616,6 @@ async fn sign_out_needs_the_token_and_ends_the_session() {
     );
 }
 
-async fn create_key_via_console(browser: &Browser<'_>, user: &str) -> Reply {
-    let page = browser
-        .get(&format!("/console/users/{user}?dialog=create"))
-        .await;
-    let at = page
-        .body
-        .find("name=\"nonce\" value=\"")
-        .expect("the create dialog")
-        + 20;
-    let nonce = page.body[at..at + 64].to_string();
-    browser
-        .post(
-            &format!("/console/users/{user}/access-keys"),
-            &[("nonce", &nonce)],
-        )
-        .await
-}
-
 #[tokio::test]
 async fn a_replayed_create_form_makes_no_second_key() {
     let server = start().await;
@@ -641,9 +623,7 @@ async fn a_replayed_create_form_makes_no_second_key() {
     browser
         .post("/console/users", &[("UserName", "rita")])
         .await;
-    let page = browser.get("/console/users/rita?dialog=create").await;
-    let at = page.body.find("name=\"nonce\" value=\"").unwrap() + 20;
-    let nonce = page.body[at..at + 64].to_string();
+    let nonce = browser.create_nonce("/console/users/rita").await;
     let path = "/console/users/rita/access-keys";
     let first = browser.post(path, &[("nonce", &nonce)]).await;
     assert_eq!(first.status, 200);
@@ -655,7 +635,7 @@ async fn a_replayed_create_form_makes_no_second_key() {
     assert!(!again.body.contains("secret-value"));
     let missing = browser.post(path, &[]).await;
     assert_eq!(missing.status, 409);
-    assert_eq!(key_ids(&server, "rita").await.len(), 1);
+    assert_eq!(key_ids(&server, Some("rita")).await.len(), 1);
 }
 
 #[tokio::test]
@@ -686,13 +666,12 @@ async fn api_errors_are_shown_as_code_and_message_and_the_quota_disables_create(
         page.body
     );
 
-    create_key_via_console(&browser, "quinn").await;
-    let page = browser.get("/console/users/quinn?dialog=create").await;
-    let nonce = {
-        let at = page.body.find("name=\"nonce\" value=\"").unwrap() + 20;
-        page.body[at..at + 64].to_string()
-    };
-    assert_eq!(create_key_via_console(&browser, "quinn").await.status, 200);
+    browser.create_key("/console/users/quinn", &[]).await;
+    let nonce = browser.create_nonce("/console/users/quinn").await;
+    assert_eq!(
+        browser.create_key("/console/users/quinn", &[]).await.status,
+        200
+    );
     let full = browser.get("/console/users/quinn").await;
     assert!(full.body.contains(
         "<button type=\"submit\" name=\"dialog\" value=\"create\" disabled aria-describedby=\"quota-note\">Create access key</button>"
@@ -709,7 +688,7 @@ async fn api_errors_are_shown_as_code_and_message_and_the_quota_disables_create(
         page.body
             .contains("LimitExceeded: Cannot exceed quota for AccessKeysPerUser: 2")
     );
-    assert_eq!(key_ids(&server, "quinn").await.len(), 2);
+    assert_eq!(key_ids(&server, Some("quinn")).await.len(), 2);
 }
 
 #[tokio::test]
@@ -766,7 +745,7 @@ async fn an_active_key_is_not_deleted_and_a_typed_id_must_match() {
         page.body
             .contains("The access key ID you entered does not match. Nothing was deleted.")
     );
-    assert_eq!(key_ids(&server, "kim").await, vec![key.clone()]);
+    assert_eq!(key_ids(&server, Some("kim")).await, vec![key.clone()]);
     let page = browser
         .follow(
             &browser
@@ -776,7 +755,7 @@ async fn an_active_key_is_not_deleted_and_a_typed_id_must_match() {
         .await;
     assert!(page.body.contains(&format!("Access key {key} deleted.")));
     assert!(page.body.contains("No access keys"));
-    assert!(key_ids(&server, "kim").await.is_empty());
+    assert!(key_ids(&server, Some("kim")).await.is_empty());
 }
 
 #[tokio::test]
@@ -802,9 +781,8 @@ async fn the_update_dialog_keeps_changes_clears_and_sets_the_expiration() {
     let server = start().await;
     let browser = Browser::root(&server).await;
     browser.post("/console/users", &[("UserName", "uma")]).await;
-    let created = create_key_via_console(&browser, "uma").await;
-    let at = created.body.find("id=\"access-key-id\">").unwrap() + 19;
-    let key = created.body[at..at + 20].to_string();
+    let created = browser.create_key("/console/users/uma", &[]).await;
+    let (key, _) = created_pair(&created);
     let path = "/console/users/uma/access-keys/update";
     browser
         .post(
@@ -1061,20 +1039,6 @@ fn created_pair(reply: &Reply) -> (String, String) {
     (id, reply.body[at..at + 40].to_string())
 }
 
-async fn create_expiring_key(browser: &Browser<'_>, user: &str, expiration: &str) -> Reply {
-    let page = browser
-        .get(&format!("/console/users/{user}?dialog=create"))
-        .await;
-    let at = page.body.find("name=\"nonce\" value=\"").unwrap() + 20;
-    let nonce = page.body[at..at + 64].to_string();
-    browser
-        .post(
-            &format!("/console/users/{user}/access-keys"),
-            &[("nonce", &nonce), ("expiration", expiration)],
-        )
-        .await
-}
-
 fn minutes_from_now(server: &Server, minutes: i64) -> String {
     let at = server.clock().now() + time::Duration::minutes(minutes);
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
@@ -1086,7 +1050,12 @@ async fn a_session_ends_when_its_key_expires() {
     let server = start().await;
     let root = Browser::root(&server).await;
     root.post("/console/users", &[("UserName", "tess")]).await;
-    let created = create_expiring_key(&root, "tess", &minutes_from_now(&server, 10)).await;
+    let created = root
+        .create_key(
+            "/console/users/tess",
+            &[("expiration", &minutes_from_now(&server, 10))],
+        )
+        .await;
     let (key, secret) = created_pair(&created);
     let browser = Browser::sign_in_as(&server, &key, &secret).await;
     server.advance_clock(Duration::from_secs(9 * 60));
@@ -1105,7 +1074,12 @@ async fn a_status_change_keeps_an_expiration_that_has_passed() {
     let server = start().await;
     let browser = Browser::root(&server).await;
     browser.post("/console/users", &[("UserName", "pat")]).await;
-    let created = create_expiring_key(&browser, "pat", &minutes_from_now(&server, 5)).await;
+    let created = browser
+        .create_key(
+            "/console/users/pat",
+            &[("expiration", &minutes_from_now(&server, 5))],
+        )
+        .await;
     let (key, _) = created_pair(&created);
     server.advance_clock(Duration::from_secs(10 * 60));
     let dialog = browser
@@ -1148,7 +1122,7 @@ async fn without_the_script_a_date_and_no_expiration_are_read_sensibly() {
     browser
         .post("/console/users", &[("UserName", "noel")])
         .await;
-    let (key, _) = created_pair(&create_key_via_console(&browser, "noel").await);
+    let (key, _) = created_pair(&browser.create_key("/console/users/noel", &[]).await);
     let path = "/console/users/noel/access-keys/update";
     let update = |pairs: Vec<(&'static str, String)>| {
         let browser = &browser;
@@ -1279,18 +1253,6 @@ async fn the_quota_text_follows_the_flavour() {
     ));
 }
 
-async fn root_key_ids(server: &Server) -> Vec<String> {
-    root_iam(server)
-        .list_access_keys()
-        .send()
-        .await
-        .unwrap()
-        .access_key_metadata()
-        .iter()
-        .map(|k| k.access_key_id().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn the_root_user_manages_its_own_keys_and_no_one_else_does() {
     let server = start().await;
@@ -1316,12 +1278,7 @@ async fn the_root_user_manages_its_own_keys_and_no_one_else_does() {
     );
     assert!(!page.body.contains("Delete user"));
 
-    let page = browser.get("/console/root?dialog=create").await;
-    let at = page.body.find("name=\"nonce\" value=\"").unwrap() + 20;
-    let nonce = page.body[at..at + 64].to_string();
-    let created = browser
-        .post("/console/root/access-keys", &[("nonce", &nonce)])
-        .await;
+    let created = browser.create_key("/console/root", &[]).await;
     assert_eq!(created.status, 200);
     assert!(created.body.contains("download=\"rootkey.csv\""));
     assert!(
@@ -1330,7 +1287,7 @@ async fn the_root_user_manages_its_own_keys_and_no_one_else_does() {
             .contains("<a class=\"button\" href=\"/console/root\">Done</a>")
     );
     let (new_key, _) = created_pair(&created);
-    assert_eq!(root_key_ids(&server).await.len(), 2);
+    assert_eq!(key_ids(&server, None).await.len(), 2);
     let full = browser.get("/console/root").await;
     assert!(full.body.contains(
         "The root user already has 2 access keys, the maximum. Delete one to create another."
@@ -1358,7 +1315,7 @@ async fn the_root_user_manages_its_own_keys_and_no_one_else_does() {
             .body
             .contains(&format!("Access key {new_key} deleted."))
     );
-    assert_eq!(root_key_ids(&server).await, vec![root_key.clone()]);
+    assert_eq!(key_ids(&server, None).await, vec![root_key.clone()]);
 
     // An IAM user of the account gets no such page and cannot post to it.
     let iam = root_iam(&server);
@@ -1377,8 +1334,8 @@ async fn the_root_user_manages_its_own_keys_and_no_one_else_does() {
         .post("/console/root/access-keys", &[("nonce", "x")])
         .await;
     assert_eq!(reply.status, 404);
-    assert_eq!(root_key_ids(&server).await, vec![root_key]);
-    assert_eq!(key_ids(&server, "ursula").await.len(), 1);
+    assert_eq!(key_ids(&server, None).await, vec![root_key]);
+    assert_eq!(key_ids(&server, Some("ursula")).await.len(), 1);
 }
 
 #[tokio::test]
