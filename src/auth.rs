@@ -181,7 +181,7 @@ impl Authenticator {
             },
         };
         // Expiration is the key's own date, judged by the clock at once: it does not propagate.
-        if credential.expiration.is_some_and(|e| e <= now) {
+        if credential.expired_at(now) {
             return Ok(Err(Refusal::ExpiredKey));
         }
         Ok(match status {

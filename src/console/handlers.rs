@@ -15,6 +15,7 @@ use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 
+const NO_SUCH_PAGE: &str = "There is no such console page.";
 const SELECT_FIRST: &str = "Select an access key first.";
 /// The most items one listing call asks the store for (IAM's own maximum).
 const PAGE_SIZE: usize = 1000;
@@ -39,7 +40,7 @@ pub(super) async fn dispatch(req: &Req<'_>, route: Route, key: &mut Option<Strin
     let post = req.parts.method == Method::POST;
     match route {
         Route::Asset(body, content_type) => asset(body, content_type),
-        Route::NotFound => refusal(StatusCode::NOT_FOUND, "There is no such console page."),
+        Route::NotFound => refusal(StatusCode::NOT_FOUND, NO_SUCH_PAGE),
         Route::SignIn if post => sign_in::sign_in(req, key).await,
         Route::SignIn => sign_in::sign_in_page(req).await,
         _ => {
@@ -53,6 +54,18 @@ pub(super) async fn dispatch(req: &Req<'_>, route: Route, key: &mut Option<Strin
                     StatusCode::FORBIDDEN,
                     "This form has expired or did not come from this console. Nothing was changed.",
                 );
+            }
+            // The root user's own keys are the root user's business only (AWS's "Security
+            // credentials"); for anyone else those pages do not exist.
+            let root_keys = matches!(
+                &route,
+                Route::Keys(Target::Root)
+                    | Route::CreateKey(Target::Root)
+                    | Route::UpdateKey(Target::Root)
+                    | Route::DeleteKey(Target::Root)
+            );
+            if root_keys && signed.session.caller.principal != Principal::Root {
+                return refusal(StatusCode::NOT_FOUND, NO_SUCH_PAGE);
             }
             let outcome = match (route, post) {
                 (Route::Home, false) => Ok(redirect(&format!("{PREFIX}/users"))),
@@ -211,20 +224,7 @@ async fn create_user(req: &Req<'_>, signed: &Signed) -> Result<Reply, Early> {
     })
 }
 
-/// The root user's own keys are the root user's business only (AWS's "Security credentials");
-/// for anyone else the page does not exist.
-fn root_only(signed: &Signed, target: &Target) -> Result<(), Early> {
-    if *target == Target::Root && signed.session.caller.principal != Principal::Root {
-        return Err(Box::new(refusal(
-            StatusCode::NOT_FOUND,
-            "There is no such console page.",
-        )));
-    }
-    Ok(())
-}
-
 async fn user_page(req: &Req<'_>, signed: &Signed, target: &Target) -> Result<Reply, Early> {
-    root_only(signed, target)?;
     let ctx = ctx(req, signed);
     let account = &ctx.caller.account_id;
     let found = match target {
@@ -345,7 +345,6 @@ fn expiration(text: &str) -> Result<i64, ApiError> {
 }
 
 async fn create_key(req: &Req<'_>, signed: &Signed, target: &Target) -> Result<Reply, Early> {
-    root_only(signed, target)?;
     let here = target.href();
     let name = target.user_name();
     let form = req.form()?;
@@ -443,7 +442,6 @@ fn expiration_change(
 }
 
 async fn update_key(req: &Req<'_>, signed: &Signed, target: &Target) -> Result<Reply, Early> {
-    root_only(signed, target)?;
     let here = target.href();
     let name = target.user_name();
     let form = req.form()?;
@@ -478,7 +476,6 @@ async fn update_key(req: &Req<'_>, signed: &Signed, target: &Target) -> Result<R
 }
 
 async fn delete_key(req: &Req<'_>, signed: &Signed, target: &Target) -> Result<Reply, Early> {
-    root_only(signed, target)?;
     let here = target.href();
     let name = target.user_name();
     let form = req.form()?;

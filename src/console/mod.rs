@@ -275,7 +275,7 @@ impl Req<'_> {
             let usable = match self.state.store.credential(key).await {
                 Ok(found) => found.is_some_and(|c| {
                     c.status == crate::model::KeyStatus::Active
-                        && c.expiration.is_none_or(|e| e > now)
+                        && !c.expired_at(now)
                         && c.account_id == caller.account_id
                         && c.principal == caller.principal
                 }),

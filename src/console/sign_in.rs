@@ -68,9 +68,7 @@ async fn verify_sign_in(req: &Req<'_>, form: &[(String, String)]) -> Result<Opti
         .as_bytes()
         .ct_eq(field(form, "secret_access_key").as_bytes())
         .into();
-    let usable = credential.status == KeyStatus::Active
-        && credential.expiration.is_none_or(|e| e > now)
-        && secret_ok;
+    let usable = credential.status == KeyStatus::Active && !credential.expired_at(now) && secret_ok;
     Ok(usable.then_some(Caller {
         account_id: credential.account_id,
         access_key_id: Some(credential.access_key_id),

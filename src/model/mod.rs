@@ -179,6 +179,12 @@ pub struct Credential {
 }
 
 impl Credential {
+    /// Whether the key's own expiration date has passed at `now` (judged at once: expiration
+    /// does not propagate).
+    pub fn expired_at(&self, now: i64) -> bool {
+        self.expiration.is_some_and(|e| e <= now)
+    }
+
     /// The status other IAM hosts would still see at `now`: a change takes effect only once it
     /// has propagated. The deadline was fixed when the change was made, so restarting with a
     /// longer delay does not bring old keys back.
