@@ -39,40 +39,23 @@ fn clock_seconds(server: &Server) -> u64 {
     u64::try_from((real + server.clock().offset_millis()) / 1000).unwrap()
 }
 
+/// The session's credentials as an SDK signs with them (its token included).
+fn session_credentials(c: &aws_sdk_sts::types::Credentials) -> Credentials {
+    Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "session",
+    )
+}
+
 fn session_sts(server: &Server, c: &aws_sdk_sts::types::Credentials) -> aws_sdk_sts::Client {
-    let config = aws_sdk_sts::Config::builder()
-        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-        .region(aws_sdk_sts::config::Region::new(REGION))
-        .endpoint_url(server.endpoint())
-        .credentials_provider(Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            None,
-            "session",
-        ))
-        .http_client(http_client())
-        .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_sts::Client::from_conf(config)
+    sts_with(server, session_credentials(c))
 }
 
 fn session_iam(server: &Server, c: &aws_sdk_sts::types::Credentials) -> aws_sdk_iam::Client {
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new(REGION))
-        .endpoint_url(server.endpoint())
-        .credentials_provider(Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            None,
-            "session",
-        ))
-        .http_client(http_client())
-        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_iam::Client::from_conf(config)
+    iam_with(server, session_credentials(c))
 }
 
 /// A user with a key, and a virtual MFA device enabled for them: (key id, secret, serial, seed).

@@ -23,11 +23,16 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 }
 
 pub fn iam_as(server: &Server, key_id: &str, secret: &str) -> aws_sdk_iam::Client {
+    iam_with(server, credentials(key_id, secret))
+}
+
+/// An IAM client signing with these credentials (session credentials included).
+pub fn iam_with(server: &Server, credentials: Credentials) -> aws_sdk_iam::Client {
     let config = aws_sdk_iam::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(server.endpoint())
-        .credentials_provider(credentials(key_id, secret))
+        .credentials_provider(credentials)
         .http_client(http_client())
         .retry_config(RetryConfig::disabled())
         .build();
@@ -35,11 +40,16 @@ pub fn iam_as(server: &Server, key_id: &str, secret: &str) -> aws_sdk_iam::Clien
 }
 
 pub fn sts_as(server: &Server, key_id: &str, secret: &str) -> aws_sdk_sts::Client {
+    sts_with(server, credentials(key_id, secret))
+}
+
+/// An STS client signing with these credentials (session credentials included).
+pub fn sts_with(server: &Server, credentials: Credentials) -> aws_sdk_sts::Client {
     let config = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
         .region(aws_sdk_sts::config::Region::new(REGION))
         .endpoint_url(server.endpoint())
-        .credentials_provider(credentials(key_id, secret))
+        .credentials_provider(credentials)
         .http_client(http_client())
         .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
         .build();
