@@ -21,6 +21,72 @@ pub enum Storage {
     File(PathBuf),
     /// A private in-process SQLite database, gone when the server stops.
     InMemory,
+    /// A PostgreSQL database that several iamlite nodes may share.
+    Postgres(DatabaseUrl),
+}
+
+/// A PostgreSQL connection string (`postgres://user:password@host/db` or `host=… dbname=…`);
+/// its password never appears in `Debug` output, logs or messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        DatabaseUrl(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn redacted(&self) -> String {
+        redact_database_url(&self.0)
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// `url` with any password replaced by `***`, so that it can be shown.
+pub fn redact_database_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, tail) = match rest.find(['/', '?']) {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{user}:***@{host}"),
+                    None => format!("{userinfo}@{host}"),
+                },
+                None => authority.to_string(),
+            };
+            let tail = tail
+                .split('&')
+                .map(|kv| match kv.split_once("password=") {
+                    Some((before, _)) => format!("{before}password=***"),
+                    None => kv.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            format!("{scheme}://{authority}{tail}")
+        }
+        None => url
+            .split_whitespace()
+            .map(|kv| {
+                if kv.starts_with("password=") {
+                    "password=***"
+                } else {
+                    kv
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
 }
 
 /// Explicit bounds on what one client may make the server hold or wait for.
@@ -138,8 +204,36 @@ impl Config {
                 );
             }
         }
+        if matches!(self.storage, Storage::Postgres(_)) && self.id_seed.is_some() {
+            return invalid(
+                "--id-seed cannot be used with a PostgreSQL store: nodes sharing the database \
+                 would draw the same ids"
+                    .to_string(),
+            );
+        }
         Ok(())
     }
+}
+
+/// Reads `--store`: `sqlite:PATH`, `memory`, or a PostgreSQL address (`postgres://…`,
+/// `postgresql://…`).
+pub fn parse_store(s: &str) -> Result<Storage, String> {
+    if let Some(path) = s.strip_prefix("sqlite:") {
+        if path.is_empty() {
+            return Err("sqlite: needs a file path, as in sqlite:./iamlite.db".to_string());
+        }
+        return Ok(Storage::File(PathBuf::from(path)));
+    }
+    if s == "memory" {
+        return Ok(Storage::InMemory);
+    }
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return Ok(Storage::Postgres(DatabaseUrl::new(s)));
+    }
+    Err(format!(
+        "'{}' is not a store: use sqlite:PATH, memory, or postgres://USER@HOST/DATABASE",
+        redact_database_url(s)
+    ))
 }
 
 /// A local AWS IAM emulator: IAM and STS Query APIs with SigV4 verification and SQLite state.
@@ -201,9 +295,15 @@ pub struct ServeArgs {
     #[arg(long, env = "IAMLITE_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
-    /// SQLite database file holding all state.
+    /// SQLite database file holding all state (the same as --store sqlite:PATH).
     #[arg(long, env = "IAMLITE_DB", default_value = DEFAULT_DB)]
     pub db: PathBuf,
+
+    /// Where state lives: sqlite:PATH (the default is sqlite:./iamlite.db), memory, or
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, a database several iamlite nodes may
+    /// share. Overrides --db.
+    #[arg(long, env = "IAMLITE_STORE", value_parser = parse_store, conflicts_with = "in_memory", hide_env_values = true)]
+    pub store: Option<Storage>,
 
     /// Keep state in memory only (nothing is written to disk; --db is ignored).
     /// IAMLITE_IN_MEMORY takes true/false, 1/0, yes/no or on/off.
@@ -319,10 +419,10 @@ impl ServeArgs {
         };
         Ok(Config {
             listen: self.listen,
-            storage: if self.in_memory {
-                Storage::InMemory
-            } else {
-                Storage::File(self.db)
+            storage: match self.store {
+                Some(store) => store,
+                None if self.in_memory => Storage::InMemory,
+                None => Storage::File(self.db),
             },
             account_id: self.account_id,
             root_access_key_id: self.root_access_key_id,

@@ -44,7 +44,7 @@ pub mod state;
 pub mod store;
 
 pub use clock::Clock;
-pub use config::{Config, Limits, Storage};
+pub use config::{Config, DatabaseUrl, Limits, Storage};
 pub use error::Error;
 pub use model::{Flavor, Secret};
 pub use query::{ApiError, ErrorCode};
@@ -115,6 +115,18 @@ impl Builder {
     /// State in a SQLite file, kept across servers.
     pub fn db(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.storage = Storage::File(path.into());
+        self
+    }
+
+    /// State in a PostgreSQL database, which other servers (nodes) may share.
+    pub fn postgres(mut self, url: impl Into<String>) -> Self {
+        self.config.storage = Storage::Postgres(DatabaseUrl::new(url));
+        self
+    }
+
+    /// State wherever `storage` says.
+    pub fn storage(mut self, storage: Storage) -> Self {
+        self.config.storage = storage;
         self
     }
 
@@ -247,8 +259,9 @@ impl Server {
     pub async fn start(config: Config) -> Result<Server, StartError> {
         config.validate().map_err(StartError)?;
         let clock = Arc::new(Clock::default());
-        let store =
-            Store::open_with_clock(&config.storage, clock.clone()).map_err(|e| StartError(e.0))?;
+        let store = Store::connect(&config.storage, clock.clone())
+            .await
+            .map_err(|e| StartError(e.0))?;
         store.set_propagation_delay(config.propagation_delay);
         store.set_key_quota(config.flavor.key_quota());
         let ids = Arc::new(

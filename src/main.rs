@@ -46,6 +46,10 @@ fn banner(server: &Server, config: &Config) -> String {
     let mut state = match &config.storage {
         Storage::File(path) => format!("SQLite file {}", path.display()),
         Storage::InMemory => "in memory (lost at exit)".to_string(),
+        Storage::Postgres(url) => format!(
+            "PostgreSQL {} (shared: every node on it serves the same state)",
+            url.redacted()
+        ),
     };
     if let Some(fault) = server.store().fault() {
         state.push_str(&format!(

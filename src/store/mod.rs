@@ -1,13 +1,16 @@
-//! The state store over SQLite: one method per use case, IAM's rules enforced inside each write's
-//! transaction; the handle, its connections, and how reads and writes reach them.
+//! The state store: one method per use case, IAM's rules enforced inside each write's
+//! transaction; the handle, its engines (SQLite embedded, PostgreSQL shared), and how reads and
+//! writes reach them. Each rule is written once, over the `tx::Tx` interface both engines implement.
 //!
-//! Reads run on a small pool of read-only connections (WAL lets them proceed while a write commits).
+//! On SQLite, reads run on a small pool of read-only connections (WAL lets them proceed while a write commits).
 //! Writes go to one writer thread (`writer`) that batches whatever is queued into a single
 //! transaction, one SAVEPOINT per write, and fsyncs once before acknowledging the whole batch
 //! (group commit). A write is acknowledged only after its COMMIT returned, so acknowledged writes
 //! survive a kill -9. Last-used records are buffered in memory (`cache`) and folded into the next
 //! batch, so signing a request does not cost a durable write, while GetAccessKeyLastUsed still sees
-//! the use at once. The use cases live by concern: `users`, `access_keys`, `snapshot` (seed, reset,
+//! the use at once. On PostgreSQL (`postgres`), each write is one pooled connection's READ COMMITTED
+//! transaction, run again whole when it loses a race, and nothing about keys is cached. The use
+//! cases live by concern: `users`, `access_keys`, `mfa`, `sessions`, `snapshot` (seed, reset,
 //! export, import), over the row helpers of `rows`.
 
 mod access_keys;
@@ -16,10 +19,14 @@ mod check;
 mod fault;
 mod mfa;
 mod page;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod rows;
 mod schema;
 mod sessions;
 mod snapshot;
+mod sqlite;
+pub(crate) mod tx;
 mod users;
 mod writer;
 
@@ -42,6 +49,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::oneshot;
+use tx::{Tx, sql};
 use writer::Command;
 
 impl From<rusqlite::Error> for Error {
@@ -64,7 +72,8 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-struct Inner {
+/// The embedded engine: one SQLite file (or in-memory database), a writer thread, read connections.
+struct SqliteDb {
     target: String,
     flags: OpenFlags,
     /// File-backed (WAL, fsync on commit) rather than in-memory.
@@ -72,6 +81,16 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Option<mpsc::Sender<Command>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+enum Backend {
+    Sqlite(SqliteDb),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::Postgres),
+}
+
+struct Inner {
+    backend: Backend,
     shared: Arc<Shared>,
     /// IAM's propagation delay in milliseconds (0: changes apply at once).
     propagation_delay_ms: AtomicI64,
@@ -88,10 +107,86 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("target", &self.inner.target)
+            .field("target", &self.target())
             .finish()
     }
 }
+
+/// Runs the use case `$body`, an expression over `$tx: &mut impl Tx`, as one durable write:
+/// on SQLite inside the writer's next batch, on PostgreSQL in its own transaction, run again
+/// whole when it loses a serialization race or a deadlock. Captured values are moved to the
+/// writer thread on SQLite, so they must be owned.
+macro_rules! write_tx {
+    ($store:expr, $invalidate:expr, |$tx:ident| $body:expr) => {{
+        let store: &$crate::store::Store = $store;
+        let invalidate: $crate::store::cache::Invalidate = $invalidate;
+        match store.backend() {
+            $crate::store::Backend::Sqlite(db) => {
+                db.write(invalidate, move |c| {
+                    let mut tx = $crate::store::sqlite::SqliteTx::new(c);
+                    let $tx = &mut tx;
+                    $crate::store::sqlite::ready($body)
+                })
+                .await
+            }
+            #[cfg(feature = "postgres")]
+            $crate::store::Backend::Postgres(db) => {
+                let mut attempt = 0;
+                let out = loop {
+                    let mut client = db.client().await?;
+                    let t = $crate::store::postgres::begin(&mut client).await?;
+                    let mut tx = $crate::store::postgres::PgTx::new(&t);
+                    let result = {
+                        let $tx = &mut tx;
+                        $body.await
+                    };
+                    let retryable = tx.retryable;
+                    match result {
+                        Ok(v) => match $crate::store::postgres::commit(t).await {
+                            Ok(true) => break Ok(v),
+                            Ok(false) if attempt < $crate::store::postgres::RETRIES => {}
+                            Ok(false) => break Err($crate::error::Error::Storage),
+                            Err(e) => break Err(e),
+                        },
+                        Err(e) => {
+                            drop(t);
+                            if !retryable || attempt >= $crate::store::postgres::RETRIES {
+                                break Err(e);
+                            }
+                        }
+                    }
+                    attempt += 1;
+                    $crate::store::postgres::backoff(attempt).await;
+                };
+                store.inner.shared.invalidate(vec![invalidate]);
+                out
+            }
+        }
+    }};
+}
+pub(crate) use write_tx;
+
+/// Runs the read `$body`, an expression over `$tx: &mut impl Tx`, on a pooled connection.
+macro_rules! read_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let store: &$crate::store::Store = $store;
+        match store.backend() {
+            $crate::store::Backend::Sqlite(db) => db.read(|c| {
+                let mut tx = $crate::store::sqlite::SqliteTx::new(c);
+                let $tx = &mut tx;
+                $crate::store::sqlite::ready($body)
+            }),
+            #[cfg(feature = "postgres")]
+            $crate::store::Backend::Postgres(db) => {
+                let client = db.client().await?;
+                let mut tx = $crate::store::postgres::PgTx::new(&client);
+                let $tx = &mut tx;
+                $body.await
+            }
+        }
+    }};
+}
+pub(crate) use read_tx;
 
 /// Why a store could not be opened; the message is meant for the person starting the server.
 #[derive(Debug)]
@@ -156,13 +251,110 @@ fn create_private_file(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+impl SqliteDb {
+    fn reader(&self) -> Result<Connection> {
+        if let Some(conn) = lock(&self.readers).pop() {
+            return Ok(conn);
+        }
+        let mut conn = Connection::open_with_flags(&self.target, self.flags)?;
+        schema::configure(&mut conn, self.durable)?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(conn)
+    }
+
+    /// Runs a read on a pooled connection.
+    fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+        let conn = self.reader()?;
+        let result = f(&conn);
+        lock(&self.readers).push(conn);
+        result
+    }
+
+    fn submit(&self, cmd: Command) -> Result<()> {
+        let guard = lock(&self.writer);
+        let Some(tx) = guard.as_ref() else {
+            return Err(Error::ShuttingDown);
+        };
+        tx.send(cmd).map_err(|_| Error::Storage)
+    }
+
+    /// Runs `f` inside the writer's transaction and resolves once it is durable, after dropping
+    /// the cached credentials `invalidate` names.
+    async fn write<R: Send + 'static>(
+        &self,
+        invalidate: Invalidate,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(writer::job(f, tx, invalidate))?;
+        rx.await.map_err(|_| Error::Storage)?
+    }
+
+    fn close(&self) {
+        let sender = lock(&self.writer).take();
+        drop(sender);
+        if let Some(handle) = lock(&self.thread).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the store on real time and starts its writer thread.
+    /// Opens (creating if needed) the SQLite store on real time and starts its writer thread.
     pub fn open(storage: &Storage) -> std::result::Result<Store, OpenError> {
         Store::open_with_clock(storage, Arc::new(Clock::default()))
     }
 
-    /// Opens the store with the clock that judges its lifetimes (propagation deadlines).
+    /// Opens the store `storage` names, SQLite or PostgreSQL, with the clock that judges its
+    /// lifetimes; PostgreSQL needs the Tokio runtime this runs on.
+    pub async fn connect(
+        storage: &Storage,
+        clock: Arc<Clock>,
+    ) -> std::result::Result<Store, OpenError> {
+        match storage {
+            #[cfg(feature = "postgres")]
+            Storage::Postgres(url) => {
+                let db = postgres::Postgres::open(url.expose()).await?;
+                let store =
+                    Store::with_backend(Backend::Postgres(db), Arc::new(Shared::new(clock)));
+                postgres::start_background(&store);
+                Ok(store)
+            }
+            #[cfg(not(feature = "postgres"))]
+            Storage::Postgres(_) => Err(OpenError(
+                "this iamlite was built without PostgreSQL support (cargo feature \"postgres\")"
+                    .into(),
+            )),
+            _ => Store::open_with_clock(storage, clock),
+        }
+    }
+
+    fn with_backend(backend: Backend, shared: Arc<Shared>) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                backend,
+                shared,
+                propagation_delay_ms: AtomicI64::new(0),
+                key_quota: AtomicUsize::new(crate::model::ACCESS_KEYS_PER_USER),
+            }),
+        }
+    }
+
+    fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    /// The SQLite engine, for tests of its writer.
+    #[cfg(test)]
+    fn sqlite(&self) -> &SqliteDb {
+        match self.backend() {
+            Backend::Sqlite(db) => db,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => panic!("not a SQLite store"),
+        }
+    }
+
+    /// Opens a SQLite store with the clock that judges its lifetimes (propagation deadlines).
     pub fn open_with_clock(
         storage: &Storage,
         clock: Arc<Clock>,
@@ -188,6 +380,12 @@ impl Store {
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 false,
             ),
+            Storage::Postgres(url) => {
+                return Err(OpenError(format!(
+                    "{} is a PostgreSQL database; open it with Store::connect",
+                    url.redacted()
+                )));
+            }
         };
         let mut conn = Connection::open_with_flags(&target, flags)
             .map_err(|e| sqlite_open_err(&target, &format!("cannot open database {target}"), &e))?;
@@ -226,73 +424,44 @@ impl Store {
             .name("iamlite-writer".into())
             .spawn(move || writer::run(conn, rx, thread_shared, thread_target))
             .map_err(|e| open_err("cannot start writer thread", e))?;
-        Ok(Store {
-            inner: Arc::new(Inner {
+        Ok(Store::with_backend(
+            Backend::Sqlite(SqliteDb {
                 target,
                 flags,
                 durable,
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
-                shared,
-                propagation_delay_ms: AtomicI64::new(0),
-                key_quota: AtomicUsize::new(crate::model::ACCESS_KEYS_PER_USER),
             }),
-        })
-    }
-
-    fn reader(&self) -> Result<Connection> {
-        if let Some(conn) = lock(&self.inner.readers).pop() {
-            return Ok(conn);
-        }
-        let mut conn = Connection::open_with_flags(&self.inner.target, self.inner.flags)?;
-        schema::configure(&mut conn, self.inner.durable)?;
-        conn.pragma_update(None, "query_only", true)?;
-        Ok(conn)
-    }
-
-    /// Runs a read on a pooled connection.
-    fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-        let conn = self.reader()?;
-        let result = f(&conn);
-        lock(&self.inner.readers).push(conn);
-        result
-    }
-
-    fn submit(&self, cmd: Command) -> Result<()> {
-        let guard = lock(&self.inner.writer);
-        let Some(tx) = guard.as_ref() else {
-            return Err(Error::ShuttingDown);
-        };
-        tx.send(cmd).map_err(|_| Error::Storage)
-    }
-
-    /// Runs `f` inside the writer's transaction and resolves once it is durable, after dropping
-    /// the cached credentials `invalidate` names.
-    async fn write<R: Send + 'static>(
-        &self,
-        invalidate: Invalidate,
-        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
-    ) -> Result<R> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::job(f, tx, invalidate))?;
-        rx.await.map_err(|_| Error::Storage)?
+            shared,
+        ))
     }
 
     /// Makes buffered last-used records durable now.
     pub async fn flush(&self) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(Command::Flush(tx))?;
-        rx.await.map_err(|_| Error::Storage)
+        match self.backend() {
+            Backend::Sqlite(db) => {
+                let (tx, rx) = oneshot::channel();
+                db.submit(Command::Flush(tx))?;
+                rx.await.map_err(|_| Error::Storage)
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.flush_last_used(&self.inner.shared).await,
+        }
     }
 
-    /// Flushes and stops the writer thread; later writes fail with `Error::ShuttingDown`.
+    /// Flushes and stops the writer; later writes fail with `Error::ShuttingDown` on SQLite.
     pub fn close(&self) {
-        let sender = lock(&self.inner.writer).take();
-        drop(sender);
-        if let Some(handle) = lock(&self.inner.thread).take() {
-            let _ = handle.join();
+        match self.backend() {
+            Backend::Sqlite(db) => db.close(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => db.close(),
         }
+    }
+
+    /// Whether several iamlite nodes may share this store (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        !matches!(self.backend(), Backend::Sqlite(_))
     }
 
     /// Makes new keys wait, and deactivated or deleted keys keep working, for `delay` (IAM's
@@ -323,32 +492,29 @@ impl Store {
 
     /// (accounts, users, access keys) for the health endpoint.
     pub async fn counts(&self) -> Result<(i64, i64, i64)> {
-        self.read(|c| {
-            Ok(c.query_row(
+        let row = read_tx!(self, |tx| tx.query_one(
+            &sql!(
                 "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM users),
-                        (SELECT COUNT(*) FROM access_keys)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?)
-        })
+                        (SELECT COUNT(*) FROM access_keys)"
+            ),
+            &[]
+        ))?;
+        Ok((row.int(0)?, row.int(1)?, row.int(2)?))
     }
 
     /// (sessions, MFA devices) for the health endpoint; expired sessions not yet forgotten count.
     pub async fn session_and_device_counts(&self) -> Result<(i64, i64)> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM mfa_devices)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
-        })
+        let row = read_tx!(self, |tx| tx.query_one(
+            &sql!("SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM mfa_devices)"),
+            &[]
+        ))?;
+        Ok((row.int(0)?, row.int(1)?))
     }
 
     /// Deleted keys still remembered for propagation (their count, for tests and health).
     pub async fn tombstones(&self) -> Result<i64> {
-        self.read(
-            |c| Ok(c.query_row("SELECT COUNT(*) FROM deleted_access_keys", [], |r| r.get(0))?),
-        )
+        read_tx!(self, |tx| tx
+            .count(&sql!("SELECT COUNT(*) FROM deleted_access_keys"), &[]))
     }
 
     /// The storage fault that makes writes fail now, if any (`/_iamlite/health` shows it).
@@ -356,23 +522,31 @@ impl Store {
         self.inner.shared.fault()
     }
 
-    /// Where the state lives: the database file, or a name for the in-memory database.
+    /// Where the state lives: the database file, a name for the in-memory database, or the
+    /// PostgreSQL database's address without its password.
     pub fn target(&self) -> &str {
-        &self.inner.target
+        match self.backend() {
+            Backend::Sqlite(db) => &db.target,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => &db.target,
+        }
     }
 
-    /// `PRAGMA integrity_check`'s first line (`ok` for a sound database).
+    /// `PRAGMA integrity_check`'s first line (`ok` for a sound database) on SQLite.
     pub fn integrity_check(&self) -> Result<String> {
-        self.read(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))
+        match self.backend() {
+            Backend::Sqlite(db) => {
+                db.read(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => Ok(format!("not checked: {} is PostgreSQL", self.target())),
+        }
     }
 }
 
-impl Drop for Inner {
+impl Drop for SqliteDb {
     fn drop(&mut self) {
-        lock(&self.writer).take();
-        if let Some(handle) = lock(&self.thread).take() {
-            let _ = handle.join();
-        }
+        self.close();
     }
 }
 

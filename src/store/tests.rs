@@ -206,6 +206,7 @@ async fn a_batch_rolled_back_by_sqlite_acknowledges_nothing_and_keeps_nothing() 
     let holder = s.clone();
     let blocker = tokio::spawn(async move {
         holder
+            .sqlite()
             .write(Invalidate::Nothing, |_| {
                 std::thread::sleep(Duration::from_millis(300));
                 Ok(())
@@ -214,13 +215,16 @@ async fn a_batch_rolled_back_by_sqlite_acknowledges_nothing_and_keeps_nothing() 
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (first, failing, last) = (
-        s.write(Invalidate::Nothing, insert("111111111111")),
-        s.write(Invalidate::Nothing, |c: &Connection| -> Result<()> {
-            // What SQLite does after SQLITE_FULL in the middle of a statement.
-            c.execute_batch("ROLLBACK")?;
-            Err(Error::StorageFault(Fault::DiskFull))
-        }),
-        s.write(Invalidate::Nothing, insert("333333333333")),
+        s.sqlite()
+            .write(Invalidate::Nothing, insert("111111111111")),
+        s.sqlite()
+            .write(Invalidate::Nothing, |c: &Connection| -> Result<()> {
+                // What SQLite does after SQLITE_FULL in the middle of a statement.
+                c.execute_batch("ROLLBACK")?;
+                Err(Error::StorageFault(Fault::DiskFull))
+            }),
+        s.sqlite()
+            .write(Invalidate::Nothing, insert("333333333333")),
     );
     let (first, failing, last) = tokio::join!(first, failing, last);
     blocker.await.unwrap().unwrap();
@@ -228,6 +232,7 @@ async fn a_batch_rolled_back_by_sqlite_acknowledges_nothing_and_keeps_nothing() 
     assert_eq!(failing, Err(Error::StorageFault(Fault::DiskFull)));
     assert_eq!(last, Err(Error::StorageFault(Fault::DiskFull)));
     let kept: i64 = s
+        .sqlite()
         .read(|c| {
             Ok(c.query_row(
                 "SELECT count(*) FROM accounts WHERE account_id IN ('111111111111', '333333333333')",
@@ -238,7 +243,8 @@ async fn a_batch_rolled_back_by_sqlite_acknowledges_nothing_and_keeps_nothing() 
         .unwrap();
     assert_eq!(kept, 0, "nothing of the rolled-back batch is kept");
     // The writer goes on with the next batch.
-    s.write(Invalidate::Nothing, insert("444444444444"))
+    s.sqlite()
+        .write(Invalidate::Nothing, insert("444444444444"))
         .await
         .unwrap();
 }

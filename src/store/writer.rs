@@ -92,7 +92,7 @@ where
 
 /// How long an expired session is kept, so that its use is answered `ExpiredToken` rather than
 /// as an unknown key.
-const EXPIRED_SESSION_KEPT_MS: i64 = 24 * 3600 * 1000;
+pub(super) const EXPIRED_SESSION_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 /// Forgets deleted keys whose deletion has reached every host by `now`, and sessions that
 /// expired more than a day before it.

@@ -1,0 +1,445 @@
+//! PostgreSQL, the shared backend: a connection pool, PostgreSQL's side of the transaction
+//! interface, the schema created once under a lock row, and the background task that writes
+//! last-used records and forgets propagated deletions.
+//!
+//! Several iamlite nodes may share one database. Nothing about keys is cached in memory here:
+//! every signed request reads its key (one primary-key lookup), so a change made through one
+//! node is seen by every node on its next request.
+
+use super::cache::Shared;
+use super::tx::{Arg, Cell, Row, Sql, Tx, args, sql};
+use super::writer::EXPIRED_SESSION_KEPT_MS;
+use super::{Backend, OpenError, SCHEMA_VERSION, Store, lock, open_err};
+use crate::error::{Error, Result};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{IsolationLevel, NoTls};
+
+const SCHEMA: &str = include_str!("schema_pg.sql");
+/// Connections one node keeps to the database.
+const POOL_SIZE: usize = 16;
+/// How many times a write that lost a serialization race or a deadlock is run again.
+const MAX_RETRIES: u32 = 8;
+/// How long a node waits for a pooled connection, or for a new one, before failing the request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+impl ToSql for Arg<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<IsNull, BoxError> {
+        match *self {
+            Arg::Null => Ok(IsNull::Yes),
+            Arg::Text(s) => s.to_sql(ty, out),
+            Arg::Int(v) => match *ty {
+                Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(v)?.to_sql(ty, out),
+                Type::BOOL => (v != 0).to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Arg::Bool(b) => match *ty {
+                Type::BOOL => b.to_sql(ty, out),
+                Type::INT2 => i16::from(b).to_sql(ty, out),
+                Type::INT4 => i32::from(b).to_sql(ty, out),
+                _ => i64::from(b).to_sql(ty, out),
+            },
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for Cell {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(match *ty {
+            Type::INT8 => Cell::Int(i64::from_sql(ty, raw)?),
+            Type::INT4 => Cell::Int(i64::from(i32::from_sql(ty, raw)?)),
+            Type::INT2 => Cell::Int(i64::from(i16::from_sql(ty, raw)?)),
+            Type::BOOL => Cell::Int(i64::from(bool::from_sql(ty, raw)?)),
+            _ => Cell::Text(String::from_sql(ty, raw)?),
+        })
+    }
+
+    fn from_sql_null(_: &Type) -> std::result::Result<Self, BoxError> {
+        Ok(Cell::Null)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(
+            *ty,
+            Type::INT8 | Type::INT4 | Type::INT2 | Type::BOOL | Type::TEXT | Type::VARCHAR
+        ) || <String as FromSql>::accepts(ty)
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        tracing::error!(error = %e, "database error");
+        Error::Storage
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        tracing::error!(error = %e, "cannot get a database connection");
+        Error::Storage
+    }
+}
+
+/// Another transaction won a race this one must lose whole: run it again.
+fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// A use case's view of a PostgreSQL transaction or connection.
+pub(super) struct PgTx<'a, C: GenericClient> {
+    client: &'a C,
+    /// The last failure was a serialization failure or a deadlock.
+    pub(super) retryable: bool,
+}
+
+impl<'a, C: GenericClient> PgTx<'a, C> {
+    pub(super) fn new(client: &'a C) -> Self {
+        PgTx {
+            client,
+            retryable: false,
+        }
+    }
+
+    fn note(&mut self, e: tokio_postgres::Error) -> Error {
+        if is_retryable(&e) {
+            self.retryable = true;
+            tracing::debug!(error = %e, "transaction lost a race; it runs again");
+            return Error::Storage;
+        }
+        e.into()
+    }
+
+    async fn run_query(
+        &mut self,
+        sql: &Sql,
+        args: &[Arg<'_>],
+    ) -> std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        let stmt = self.client.prepare_cached(sql.postgres).await?;
+        let params: Vec<&(dyn ToSql + Sync)> =
+            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        self.client.query(&stmt, &params).await
+    }
+
+    async fn run_execute(
+        &mut self,
+        sql: &Sql,
+        args: &[Arg<'_>],
+    ) -> std::result::Result<u64, tokio_postgres::Error> {
+        let stmt = self.client.prepare_cached(sql.postgres).await?;
+        let params: Vec<&(dyn ToSql + Sync)> =
+            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        self.client.execute(&stmt, &params).await
+    }
+}
+
+impl<C: GenericClient> Tx for PgTx<'_, C> {
+    async fn query(&mut self, sql: &Sql, args: &[Arg<'_>]) -> Result<Vec<Row>> {
+        let rows = match self.run_query(sql, args).await {
+            Ok(rows) => rows,
+            Err(e) => return Err(self.note(e)),
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut cells = Vec::with_capacity(r.len());
+            for i in 0..r.len() {
+                match r.try_get::<_, Cell>(i) {
+                    Ok(c) => cells.push(c),
+                    Err(e) => return Err(self.note(e)),
+                }
+            }
+            out.push(Row(cells));
+        }
+        Ok(out)
+    }
+
+    async fn execute(&mut self, sql: &Sql, args: &[Arg<'_>]) -> Result<u64> {
+        match self.run_execute(sql, args).await {
+            Ok(n) => Ok(n),
+            Err(e) => Err(self.note(e)),
+        }
+    }
+
+    async fn execute_unique(&mut self, sql: &Sql, args: &[Arg<'_>]) -> Result<Option<u64>> {
+        match self.run_execute(sql, args).await {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(None),
+            Err(e) => Err(self.note(e)),
+        }
+    }
+
+    async fn batch(&mut self, sql: &Sql) -> Result<()> {
+        match self.client.batch_execute(sql.postgres).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.note(e)),
+        }
+    }
+}
+
+/// The shared backend's handle.
+pub(super) struct Postgres {
+    pool: Pool,
+    /// The database's address without its password, for messages.
+    pub(super) target: String,
+    background: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Postgres {
+    /// Connects, then creates the schema if the database has none (one node does, under a lock
+    /// row; the others wait for it) or refuses a schema written by a newer iamlite.
+    pub(super) async fn open(url: &str) -> std::result::Result<Postgres, OpenError> {
+        let target = crate::config::redact_database_url(url);
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| open_err(&format!("cannot read the database address {target}"), e))?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        config.application_name("iamlite");
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| open_err("cannot make the connection pool", e))?;
+        let pg = Postgres {
+            pool,
+            target,
+            background: Mutex::new(None),
+        };
+        pg.migrate().await?;
+        Ok(pg)
+    }
+
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    async fn migrate(&self) -> std::result::Result<(), OpenError> {
+        let fail = |what: &str, e: tokio_postgres::Error| {
+            open_err(&format!("{}: cannot {what}", self.target), e)
+        };
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| open_err(&format!("cannot connect to {}", self.target), e))?;
+        // Two nodes creating the version table at once: one of them fails on the catalog's
+        // unique index and simply tries again.
+        let mut attempt = 0;
+        loop {
+            let made = client
+                .batch_execute(
+                    "CREATE TABLE IF NOT EXISTS iamlite_schema (
+                         id INT PRIMARY KEY CHECK (id = 1), version INT NOT NULL);
+                     INSERT INTO iamlite_schema VALUES (1, 0) ON CONFLICT DO NOTHING;",
+                )
+                .await;
+            match made {
+                Ok(()) => break,
+                Err(_) if attempt < 5 => attempt += 1,
+                Err(e) => return Err(fail("create the schema version table", e)),
+            }
+        }
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await
+            .map_err(|e| fail("begin", e))?;
+        // The lock row: other nodes starting now wait here until this one has committed.
+        let version: i32 = tx
+            .query_one(
+                "SELECT version FROM iamlite_schema WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .await
+            .map_err(|e| fail("read the schema version", e))?
+            .get(0);
+        if i64::from(version) > SCHEMA_VERSION {
+            return Err(OpenError(format!(
+                "{} was written by a newer iamlite (schema version {version}); this iamlite \
+                 understands schema version {SCHEMA_VERSION} and older; nothing was changed. \
+                 Upgrade iamlite or use another database.",
+                self.target
+            )));
+        }
+        if version == 0 {
+            tx.batch_execute(SCHEMA)
+                .await
+                .map_err(|e| fail("create the schema", e))?;
+            tx.execute(
+                "UPDATE iamlite_schema SET version = $1 WHERE id = 1",
+                &[&(SCHEMA_VERSION as i32)],
+            )
+            .await
+            .map_err(|e| fail("record the schema version", e))?;
+        }
+        tx.commit().await.map_err(|e| fail("commit the schema", e))
+    }
+}
+
+/// How long to wait before running a losing transaction again: a few milliseconds, growing,
+/// jittered so that the losers do not collide again.
+pub(super) async fn backoff(attempt: u32) {
+    let base = 1u64 << attempt.min(6);
+    let jitter = rand::random::<u64>() % (base + 1);
+    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+}
+
+pub(super) const RETRIES: u32 = MAX_RETRIES;
+
+pub(super) async fn begin(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await?)
+}
+
+/// Commits; a commit that lost a serialization race says so (`Ok(false)`: run it again).
+pub(super) async fn commit(tx: deadpool_postgres::Transaction<'_>) -> Result<bool> {
+    match tx.commit().await {
+        Ok(()) => Ok(true),
+        Err(e) if is_retryable(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How often buffered last-used records are written.
+const LAST_USED_FLUSH: Duration = Duration::from_millis(500);
+
+impl Postgres {
+    /// Writes the buffered last-used records in one short transaction of their own (never inside
+    /// a user's write, where it would hold locks longer). A use never moves a key's last use
+    /// backwards, whichever node recorded it.
+    pub(super) async fn flush_last_used(&self, shared: &Shared) -> Result<()> {
+        let pending = shared.pending_uses();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        // One order for every node, so two nodes' flushes cannot deadlock.
+        let mut uses: Vec<_> = pending.iter().collect();
+        uses.sort_by(|a, b| a.0.cmp(b.0));
+        let update = sql!(
+            "UPDATE access_keys SET last_used_date = $2, last_used_service = $3,
+                 last_used_region = $4
+             WHERE access_key_id = $1 AND (last_used_date IS NULL OR last_used_date < $2)"
+        );
+        let mut attempt = 0;
+        loop {
+            let mut client = self.client().await?;
+            let t = begin(&mut client).await?;
+            let mut tx = PgTx::new(&t);
+            let mut result = Ok(());
+            for (id, used) in &uses {
+                let args = args![
+                    id.as_str(),
+                    used.date,
+                    used.service.as_str(),
+                    used.region.as_str()
+                ];
+                if let Err(e) = tx.execute(&update, args).await {
+                    result = Err(e);
+                    break;
+                }
+            }
+            let retryable = tx.retryable;
+            match result {
+                Ok(()) => {
+                    if commit(t).await? {
+                        break;
+                    }
+                }
+                Err(e) if !retryable || attempt >= RETRIES => return Err(e),
+                Err(_) => drop(t),
+            }
+            if attempt >= RETRIES {
+                return Err(Error::Storage);
+            }
+            attempt += 1;
+            backoff(attempt).await;
+        }
+        shared.forget_written_uses(&pending);
+        Ok(())
+    }
+
+    /// Forgets deleted keys whose deletion has propagated by `now`, and sessions that expired
+    /// more than a day before it (as SQLite's writer does).
+    async fn purge_expired(&self, now: i64) -> Result<()> {
+        let client = self.client().await?;
+        let mut tx = PgTx::new(&client);
+        tx.execute(
+            &sql!("DELETE FROM deleted_access_keys WHERE visible_until <= $1"),
+            args![now],
+        )
+        .await?;
+        tx.execute(
+            &sql!("DELETE FROM sessions WHERE expiration <= $1"),
+            args![now.saturating_sub(EXPIRED_SESSION_KEPT_MS)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Stops the background task (the server flushed last-used records before).
+    pub(super) fn close(&self) {
+        if let Some(task) = lock(&self.background).take() {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the task that writes last-used records every half second and purges propagated
+/// deletions; it ends with the store.
+pub(super) fn start_background(store: &Store) {
+    let weak = Arc::downgrade(&store.inner);
+    let task = tokio::spawn(async move {
+        let mut last_purge = Instant::now();
+        loop {
+            tokio::time::sleep(LAST_USED_FLUSH).await;
+            let Some(inner) = weak.upgrade() else { break };
+            let Backend::Postgres(db) = &inner.backend else {
+                break;
+            };
+            if let Err(e) = db.flush_last_used(&inner.shared).await {
+                tracing::warn!(error = %e, "cannot record last uses now; trying again");
+            }
+            if last_purge.elapsed() >= inner.shared.purge_interval() {
+                last_purge = Instant::now();
+                if let Err(e) = db.purge_expired(inner.shared.clock.now_millis()).await {
+                    tracing::warn!(error = %e, "cannot purge propagated deletions");
+                }
+            }
+        }
+    });
+    if let Backend::Postgres(db) = &store.inner.backend {
+        *lock(&db.background) = Some(task.abort_handle());
+    }
+}
