@@ -10,8 +10,32 @@ use iamlite::Server;
 
 pub const REGION: &str = "eu-west-2";
 
+pub mod pg;
+
+/// The variable that runs the suites on PostgreSQL (`postgres`, in the cluster
+/// `tests/pg/cluster.sh` starts) instead of an in-memory SQLite database.
+pub const STORE_ENV: &str = "IAMLITE_TEST_STORE";
+
+/// Whether this run's servers keep their state in PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(STORE_ENV).is_ok_and(|v| v == "postgres")
+}
+
+/// A builder whose store is this run's: a private in-memory SQLite database, or with
+/// `IAMLITE_TEST_STORE=postgres` a fresh PostgreSQL database.
+pub async fn builder() -> iamlite::Builder {
+    if on_postgres() {
+        let url = pg::fresh_database("suite")
+            .await
+            .expect("IAMLITE_TEST_STORE=postgres needs IAMLITE_TEST_PG (tests/pg/cluster.sh)");
+        Server::builder().postgres(url)
+    } else {
+        Server::builder()
+    }
+}
+
 pub async fn start() -> Server {
-    Server::start_in_memory().await.expect("iamlite starts")
+    builder().await.start().await.expect("iamlite starts")
 }
 
 fn credentials(key_id: &str, secret: &str) -> Credentials {
