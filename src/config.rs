@@ -259,12 +259,20 @@ pub enum Command {
         /// SQLite database file to read (the server should be stopped).
         #[arg(long, env = "IAMLITE_DB", default_value = DEFAULT_DB)]
         db: PathBuf,
+        /// The store to read instead of --db: sqlite:PATH or postgres://… (a shared database is
+        /// read in one consistent snapshot while its nodes run).
+        #[arg(long, env = "IAMLITE_STORE", value_parser = parse_store, hide_env_values = true)]
+        store: Option<Storage>,
     },
     /// Replace the whole state of a database with a JSON export read from a file or stdin.
     Import {
         /// SQLite database file to write (the server should be stopped).
         #[arg(long, env = "IAMLITE_DB", default_value = DEFAULT_DB)]
         db: PathBuf,
+        /// The store to write instead of --db: sqlite:PATH or postgres://… (in one transaction;
+        /// nodes running on a shared database serve the new state on their next request).
+        #[arg(long, env = "IAMLITE_STORE", value_parser = parse_store, hide_env_values = true)]
+        store: Option<Storage>,
         /// JSON file to read; `-` (the default) reads stdin.
         #[arg(long, default_value = "-")]
         file: PathBuf,

@@ -1,6 +1,7 @@
 //! The `iamlite` binary: serve (print the banner, stop on SIGINT/SIGTERM), or export/import a database's state.
 
 use clap::Parser;
+use iamlite::clock::Clock;
 use iamlite::config::{Cli, Command, Config, Storage};
 use iamlite::state::State;
 use iamlite::store::Store;
@@ -8,6 +9,7 @@ use iamlite::{Flavor, Server};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the SIGINT/SIGTERM handlers now, so that a signal sent as soon as the banner appears
@@ -119,11 +121,13 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 /// `iamlite export`: the whole state of a stopped server's database as JSON on stdout.
-async fn export(db: &Path) -> ExitCode {
-    if !db.exists() {
+async fn export(storage: Storage) -> ExitCode {
+    if let Storage::File(db) = &storage
+        && !db.exists()
+    {
         return fail(format!("no database at {}", db.display()));
     }
-    let store = match Store::open(&Storage::File(db.to_path_buf())) {
+    let store = match Store::connect(&storage, Arc::new(Clock::default())).await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -142,7 +146,7 @@ async fn export(db: &Path) -> ExitCode {
 }
 
 /// `iamlite import`: replaces the whole state of a stopped server's database with a JSON export.
-async fn import(db: &Path, file: &Path) -> ExitCode {
+async fn import(storage: Storage, file: &Path) -> ExitCode {
     let mut text = String::new();
     let read = if file == Path::new("-") {
         std::io::stdin().read_to_string(&mut text).map(|_| ())
@@ -156,7 +160,7 @@ async fn import(db: &Path, file: &Path) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(format!("{} is not a state document: {e}", file.display())),
     };
-    let store = match Store::open(&Storage::File(db.to_path_buf())) {
+    let store = match Store::connect(&storage, Arc::new(Clock::default())).await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -263,8 +267,12 @@ async fn main() -> ExitCode {
         .with_writer(log_writer)
         .init();
     match &cli.command {
-        Some(Command::Export { db }) => return export(db).await,
-        Some(Command::Import { db, file }) => return import(db, file).await,
+        Some(Command::Export { db, store }) => {
+            return export(store.clone().unwrap_or(Storage::File(db.clone()))).await;
+        }
+        Some(Command::Import { db, store, file }) => {
+            return import(store.clone().unwrap_or(Storage::File(db.clone())), file).await;
+        }
         Some(Command::Check { db }) => return check(db),
         Some(Command::Health {
             listen,

@@ -366,19 +366,29 @@ async fn delete_user_and_create_access_key_on_two_nodes_never_both_succeed() {
     );
 }
 
-/// (accounts, users, access keys) from a node's health endpoint.
-async fn counts(node: &Binary) -> (i64, i64, i64) {
+/// A request to a node's admin endpoints (`/_iamlite/<path>`): (status, body).
+async fn admin(node: &Binary, method: &str, path: &str, body: Vec<u8>) -> (u16, bytes::Bytes) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let uri: hyper::Uri = format!("{}/_iamlite/health", node.endpoint())
-        .parse()
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("{}/_iamlite/{path}", node.endpoint()))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
         .unwrap();
-    let resp = client.get(uri).await.unwrap();
-    assert_eq!(resp.status(), 200);
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
     let body = http_body_util::BodyExt::collect(resp.into_body())
         .await
         .unwrap()
         .to_bytes();
+    (status, body)
+}
+
+/// (accounts, users, access keys) from a node's health endpoint.
+async fn counts(node: &Binary) -> (i64, i64, i64) {
+    let (status, body) = admin(node, "GET", "health", Vec::new()).await;
+    assert_eq!(status, 200);
     let health: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let n = |k: &str| health[k].as_i64().unwrap_or(-1);
     (n("accounts"), n("users"), n("access_keys"))
@@ -747,4 +757,70 @@ async fn a_node_refuses_an_id_seed_and_a_root_key_is_the_same_everywhere() {
         .unwrap();
     let key = (made.access_key_id, made.secret_access_key);
     assert!(accepted(&nodes[2], &key).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reset_or_an_import_through_one_node_is_what_every_node_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((nodes, url)) = cluster_with_url("admin", dir.path(), &[]).await else {
+        return;
+    };
+    let admin_a = root_iam_at(&nodes[0].endpoint());
+    admin_a
+        .create_user()
+        .user_name("dave")
+        .send()
+        .await
+        .unwrap();
+    let key = new_key(&admin_a, "dave").await;
+    let (status, exported) = admin(&nodes[1], "GET", "state", Vec::new()).await;
+    assert_eq!(status, 200);
+    let state: serde_json::Value = serde_json::from_slice(&exported).unwrap();
+    assert_eq!(state["accounts"][0]["users"][0]["name"], "dave");
+    assert_eq!(
+        state["accounts"][0]["users"][0]["access_keys"][0]["access_key_id"],
+        key.0.as_str()
+    );
+
+    let (status, _) = admin(&nodes[2], "POST", "reset", Vec::new()).await;
+    assert_eq!(status, 200);
+    for node in &nodes {
+        assert!(
+            !accepted(node, &key).await,
+            "the reset key is gone everywhere"
+        );
+        assert_eq!(counts(node).await, (1, 0, 1), "only the root key is left");
+    }
+
+    let (status, body) = admin(&nodes[0], "POST", "state", exported.to_vec()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    for node in &nodes {
+        assert!(
+            accepted(node, &key).await,
+            "the imported key works everywhere"
+        );
+    }
+    let users = root_iam_at(&nodes[2].endpoint())
+        .list_users()
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = users.users().iter().map(|u| u.user_name()).collect();
+    assert_eq!(names, ["dave"]);
+
+    // `iamlite export --store` reads the same state while the nodes run, once they have written
+    // their last-used records (every 500 ms).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let out = std::process::Command::new(process::binary_path())
+        .args(["export", "--store", &url])
+        .env_remove("IAMLITE_STORE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, now) = admin(&nodes[1], "GET", "state", Vec::new()).await;
+    assert_eq!(
+        cli,
+        serde_json::from_slice::<serde_json::Value>(&now).unwrap()
+    );
 }

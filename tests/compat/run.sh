@@ -7,6 +7,13 @@
 # Environment:
 #   IAMLITE_BIN  use this binary instead of running `cargo build --release`
 #   PYTHON       interpreter used to create the venv (default python3)
+#   IAMLITE_COMPAT_STORE=postgres
+#                every server the suites start keeps its state in a fresh database of its own on
+#                the PostgreSQL at IAMLITE_TEST_PG (required then: a missing PostgreSQL fails, it
+#                never skips), instead of a SQLite file (created with psql from PATH, else the
+#                venv's psycopg; see tests/compat/store.py). A test about the SQLite file itself
+#                would be skipped there with `unittest.skipIf(store.POSTGRES, "...")`.
+#                E.g.  bash tests/pg/cluster.sh env IAMLITE_COMPAT_STORE=postgres bash tests/compat/run.sh
 #
 # The venv lives in target/compat-venv and is reinstalled only when
 # tests/compat/requirements.txt (or the interpreter version) changes.
@@ -21,6 +28,24 @@ STAMP="$VENV/.iamlite-compat-stamp"
 PYTHON="${PYTHON:-python3}"
 
 log() { printf 'compat: %s\n' "$*" >&2; }
+
+# --- (0) where the servers keep their state ----------------------------------------------------
+STORE_ARGS=()
+case "${IAMLITE_COMPAT_STORE:-sqlite}" in
+    sqlite) ;;
+    postgres)
+        if [ -z "${IAMLITE_TEST_PG:-}" ]; then
+            log "IAMLITE_COMPAT_STORE=postgres needs IAMLITE_TEST_PG (postgres://USER@HOST:PORT/DB);"
+            log "run through tests/pg/cluster.sh, which starts a throwaway PostgreSQL and sets it"
+            exit 1
+        fi
+        STORE_ARGS=(--postgres "$IAMLITE_TEST_PG")
+        ;;
+    *)
+        log "IAMLITE_COMPAT_STORE must be sqlite or postgres, not '$IAMLITE_COMPAT_STORE'"
+        exit 1
+        ;;
+esac
 
 # --- (a) the venv with pinned awscli + boto3 -------------------------------------------------
 venv_python_ok() {
@@ -94,6 +119,6 @@ if [ ! -x "$BIN" ]; then
 fi
 
 # --- (c) the suites ----------------------------------------------------------------------------
-log "running tests against $BIN"
-"$VENV/bin/python" "$ROOT/tests/compat/test_compat.py" --bin "$BIN" "$@"
-"$VENV/bin/python" "$ROOT/tests/compat/test_outscale.py" --bin "$BIN" "$@"
+log "running tests against $BIN (store: ${IAMLITE_COMPAT_STORE:-sqlite})"
+"$VENV/bin/python" "$ROOT/tests/compat/test_compat.py" --bin "$BIN" "${STORE_ARGS[@]}" "$@"
+"$VENV/bin/python" "$ROOT/tests/compat/test_outscale.py" --bin "$BIN" "${STORE_ARGS[@]}" "$@"

@@ -7,7 +7,8 @@ awscli and boto3. Directly:
     target/compat-venv/bin/python tests/compat/test_compat.py --bin target/release/iamlite [-k PATTERN]
 
 Every test class starts its own iamlite on a free port (`--listen 127.0.0.1:0`, endpoint read from
-the first banner line) with a SQLite file in a private temporary directory, and stops it with
+the first banner line) with a SQLite file in a private temporary directory (with `--postgres URL`:
+a fresh PostgreSQL database of its own instead, see store.py), and stops it with
 SIGTERM expecting exit code 0. The restart tests start and stop their own processes. No process
 outlives the run: every one started is killed at cleanup if it is still alive.
 
@@ -37,6 +38,8 @@ import xml.etree.ElementTree as ET
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+import store  # this directory: --db FILE or, with --postgres URL, a database per server
 
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -130,7 +133,7 @@ atexit.register(_kill_leftovers)
 
 
 class Iamlite:
-    """One iamlite process: started with `--listen 127.0.0.1:0 --db <db>`, endpoint from the banner."""
+    """One iamlite process: `--listen 127.0.0.1:0 --db <db>` (or its database, see store.py), endpoint from the banner."""
 
     def __init__(self, db_path, extra_args=()):
         self.db_path = db_path
@@ -146,7 +149,7 @@ class Iamlite:
     # -- start --
 
     def start(self):
-        args = [IAMLITE_BIN, "--listen", "127.0.0.1:0", "--db", self.db_path, *self.extra_args]
+        args = [IAMLITE_BIN, "--listen", "127.0.0.1:0", *store.storage_args(self.db_path), *self.extra_args]
         # No inherited IAMLITE_* setting (e.g. IAMLITE_IN_MEMORY) may change what we asked for.
         env = {k: v for k, v in os.environ.items() if not k.startswith("IAMLITE_")}
         fd, self.stderr_path = tempfile.mkstemp(
@@ -1370,7 +1373,7 @@ class BannerTest(ServerCase):
         self.assertGreater(port, 0)
         self.assertIn(ACCOUNT, self.server.banner)
         self.assertIn(ROOT_KEY, self.server.banner)
-        self.assertIn(self.server.db_path, self.server.banner)
+        self.assertIn(store.shown(self.server.db_path), self.server.banner)
         # The endpoint in the banner is the one that answers.
         self.assertEqual(self.sts().get_caller_identity()["Arn"], ROOT_ARN)
 
@@ -1438,7 +1441,7 @@ def _find_aws_cli():
 
 def main():
     global IAMLITE_BIN, AWS_CMD
-    argv = sys.argv[1:]
+    argv = store.strip_option(sys.argv[1:])
     binary = os.environ.get("IAMLITE_BIN")
     if len(argv) >= 2 and argv[0] == "--bin":
         binary, argv = argv[1], argv[2:]
@@ -1457,7 +1460,8 @@ def main():
         cli_botocore = botocore.__version__
     print(
         f"iamlite: {IAMLITE_BIN}\nawscli {awscli.__version__} (its botocore {cli_botocore}), "
-        f"boto3 {boto3.__version__} (botocore {botocore.__version__}), python {sys.version.split()[0]}",
+        f"boto3 {boto3.__version__} (botocore {botocore.__version__}), python {sys.version.split()[0]}\n"
+        f"{store.describe()}",
         file=sys.stderr,
     )
     unittest.main(argv=[sys.argv[0], *argv], verbosity=2)

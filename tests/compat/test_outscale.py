@@ -26,6 +26,8 @@ import unittest
 
 import requests
 
+import store  # this directory: --db FILE or, with --postgres URL, a database per server
+
 IAMLITE_BIN = None
 VENV_BIN = os.path.dirname(sys.executable)
 
@@ -52,7 +54,7 @@ class Server:
             [
                 IAMLITE_BIN,
                 "--listen", "127.0.0.1:0",
-                "--db", os.path.join(self.dir, "iamlite.db"),
+                *store.storage_args(os.path.join(self.dir, "iamlite.db")),
                 "--flavor", "outscale",
                 "--root-login", OSC_EMAIL,
                 "--root-password", OSC_PASSWORD,
@@ -396,7 +398,7 @@ class PythonSdk(unittest.TestCase):
 
 def main():
     global IAMLITE_BIN
-    args = sys.argv[1:]
+    args = store.strip_option(sys.argv[1:])
     if "--bin" in args:
         i = args.index("--bin")
         IAMLITE_BIN = os.path.abspath(args[i + 1])
@@ -406,7 +408,7 @@ def main():
     for tool in ("osc-cli", "aws"):
         if not shutil.which(tool, path=VENV_BIN):
             sys.exit(f"{tool} is not installed next to {sys.executable}")
-    print(f"iamlite: {IAMLITE_BIN}", flush=True)
+    print(f"iamlite: {IAMLITE_BIN}\n{store.describe()}", flush=True)
     unittest.main(argv=[sys.argv[0], *args], verbosity=2)
 
 
