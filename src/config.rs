@@ -147,6 +147,30 @@ pub struct Config {
     pub root_password: Option<Secret>,
     /// Serve the web console at `/console`.
     pub console: bool,
+    /// How a node on a shared (PostgreSQL) store keeps credentials.
+    pub credential_cache: CredentialCache,
+}
+
+/// How a node on a shared store keeps the credentials it verifies signatures with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CredentialCache {
+    /// Read every credential from the database: a change through any node is refused or
+    /// accepted by every node on its very next request.
+    #[default]
+    Off,
+    /// Cache them, emptied by every node's writes through LISTEN/NOTIFY: faster, but a node may
+    /// accept a just-changed key for the moment a notification takes to arrive.
+    Notify,
+}
+
+fn parse_credential_cache(s: &str) -> Result<CredentialCache, String> {
+    match s {
+        "off" => Ok(CredentialCache::Off),
+        "notify" => Ok(CredentialCache::Notify),
+        _ => Err(format!(
+            "'{s}' is not a credential cache: use off or notify"
+        )),
+    }
 }
 
 impl Default for Config {
@@ -167,6 +191,7 @@ impl Default for Config {
             root_login: None,
             root_password: None,
             console: true,
+            credential_cache: CredentialCache::Off,
         }
     }
 }
@@ -203,6 +228,14 @@ impl Config {
                         .to_string(),
                 );
             }
+        }
+        if self.credential_cache == CredentialCache::Notify
+            && !matches!(self.storage, Storage::Postgres(_))
+        {
+            return invalid(
+                "--credential-cache notify needs a PostgreSQL store (--store postgres://...)"
+                    .to_string(),
+            );
         }
         if matches!(self.storage, Storage::Postgres(_)) && self.id_seed.is_some() {
             return invalid(
@@ -406,6 +439,12 @@ pub struct ServeArgs {
     )]
     pub no_console: bool,
 
+    /// With a PostgreSQL store: off (the default) reads every credential from the database, so
+    /// a change through any node applies on every node's next request; notify caches them and
+    /// empties the cache on other nodes' writes through LISTEN/NOTIFY (faster, not strict).
+    #[arg(long, env = "IAMLITE_CREDENTIAL_CACHE", default_value = "off", value_parser = parse_credential_cache)]
+    pub credential_cache: CredentialCache,
+
     /// How long a stop waits for in-flight requests before dropping them.
     #[arg(long, env = "IAMLITE_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -451,6 +490,7 @@ impl ServeArgs {
             root_login: self.root_login,
             root_password: self.root_password.map(Secret::new),
             console: !self.no_console,
+            credential_cache: self.credential_cache,
         })
     }
 }

@@ -44,7 +44,7 @@ pub mod state;
 pub mod store;
 
 pub use clock::Clock;
-pub use config::{Config, DatabaseUrl, Limits, Storage};
+pub use config::{Config, CredentialCache, DatabaseUrl, Limits, Storage};
 pub use error::Error;
 pub use model::{Flavor, Secret};
 pub use query::{ApiError, ErrorCode};
@@ -262,6 +262,9 @@ impl Server {
         let store = Store::connect(&config.storage, clock.clone())
             .await
             .map_err(|e| StartError(e.0))?;
+        if config.credential_cache == CredentialCache::Notify {
+            store.enable_notify_cache();
+        }
         store.set_propagation_delay(config.propagation_delay);
         store.set_key_quota(config.flavor.key_quota());
         let ids = Arc::new(

@@ -49,8 +49,12 @@ fn banner(server: &Server, config: &Config) -> String {
         Storage::File(path) => format!("SQLite file {}", path.display()),
         Storage::InMemory => "in memory (lost at exit)".to_string(),
         Storage::Postgres(url) => format!(
-            "PostgreSQL {} (shared: every node on it serves the same state)",
-            url.redacted()
+            "PostgreSQL {} (shared; credentials {})",
+            url.redacted(),
+            match config.credential_cache {
+                iamlite::CredentialCache::Off => "read on every request",
+                iamlite::CredentialCache::Notify => "cached, emptied by LISTEN/NOTIFY",
+            }
         ),
     };
     if let Some(fault) = server.store().fault() {

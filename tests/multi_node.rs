@@ -824,3 +824,167 @@ async fn a_reset_or_an_import_through_one_node_is_what_every_node_serves() {
         serde_json::from_slice::<serde_json::Value>(&now).unwrap()
     );
 }
+
+/// Listener connections of the nodes on `url` (`--credential-cache notify`).
+async fn listeners(url: &str) -> i64 {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = 'iamlite-listener' AND datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Ends every node's listener connection, as a database restart or a network cut would.
+async fn cut_listeners(url: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'iamlite-listener' AND datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
+/// The longest a node may go on serving a changed key in notify mode (a notification takes
+/// microseconds to milliseconds; the cache's safety net is 5 s).
+const STALE_LIMIT: Duration = Duration::from_secs(1);
+
+/// Rounds of deactivate-at-one-node, call-the-others: how many calls right after the write's
+/// answer were still accepted, and the longest any node kept accepting the deactivated key.
+async fn stale_windows(nodes: &[Binary], rounds: usize) -> (usize, Duration) {
+    let admins: Vec<_> = nodes.iter().map(|n| root_iam_at(&n.endpoint())).collect();
+    let user = format!("w{}", uuid::Uuid::new_v4().simple());
+    admins[0]
+        .create_user()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap();
+    let key = new_key(&admins[0], &user).await;
+    let (mut stale, mut worst) = (0, Duration::ZERO);
+    for round in 0..rounds {
+        for node in nodes {
+            assert!(
+                accepted(node, &key).await,
+                "round {round}: warm on every node"
+            );
+        }
+        let by = round % nodes.len();
+        admins[by]
+            .update_access_key()
+            .user_name(&user)
+            .access_key_id(&key.0)
+            .status(StatusType::Inactive)
+            .send()
+            .await
+            .unwrap();
+        let acked = std::time::Instant::now();
+        for (i, node) in nodes.iter().enumerate() {
+            if i == by {
+                assert!(
+                    !accepted(node, &key).await,
+                    "the writing node never serves stale"
+                );
+                continue;
+            }
+            if accepted(node, &key).await {
+                stale += 1;
+                while accepted(node, &key).await {
+                    assert!(
+                        acked.elapsed() < STALE_LIMIT,
+                        "a node accepted a deactivated key for {STALE_LIMIT:?}"
+                    );
+                }
+                worst = worst.max(acked.elapsed());
+            }
+        }
+        admins[by]
+            .update_access_key()
+            .user_name(&user)
+            .access_key_id(&key.0)
+            .status(StatusType::Active)
+            .send()
+            .await
+            .unwrap();
+        // Reactivation reaches the other nodes the same way; wait for it before the next round.
+        for node in nodes {
+            let start = std::time::Instant::now();
+            while !accepted(node, &key).await {
+                assert!(
+                    start.elapsed() < Duration::from_secs(6),
+                    "reactivation never arrived"
+                );
+            }
+        }
+    }
+    (stale, worst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_notify_cache_a_changed_key_is_refused_once_the_notification_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((nodes, url)) =
+        cluster_with_url("notify", dir.path(), &["--credential-cache", "notify"]).await
+    else {
+        return;
+    };
+    let start = std::time::Instant::now();
+    while listeners(&url).await < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "every node listens"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let n = rounds(100);
+    let (stale, worst) = stale_windows(&nodes, n).await;
+    eprintln!(
+        "notify mode: {stale} stale accepts in {} checks, longest window {worst:?}",
+        n * 2
+    );
+    assert!(
+        worst < Duration::from_secs(1),
+        "longest stale window {worst:?}"
+    );
+
+    // The listeners' connections are cut: notifications sent meanwhile are lost, so each node
+    // reads from the database until it listens again, then starts with an empty cache.
+    cut_listeners(&url).await;
+    let (stale, worst) = stale_windows(&nodes, n).await;
+    eprintln!(
+        "notify mode, listeners cut: {stale} stale accepts in {} checks, longest window {worst:?}",
+        n * 2
+    );
+    assert!(
+        worst < Duration::from_secs(1),
+        "longest stale window after a cut {worst:?}"
+    );
+    let start = std::time::Instant::now();
+    while listeners(&url).await < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "every node listens again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for node in &nodes {
+        assert!(
+            node.log().contains("listening for credential changes"),
+            "{}",
+            node.log()
+        );
+    }
+}

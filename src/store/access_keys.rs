@@ -34,13 +34,19 @@ pub struct KeyUpdate {
 }
 impl Store {
     /// Everything needed to verify a request signed with `access_key_id`: on SQLite from memory
-    /// when the key was used recently; on PostgreSQL always from the database, since another
-    /// node may have changed the key a moment ago.
+    /// when the key was used recently. On PostgreSQL from the database, since another node may
+    /// have changed the key a moment ago, unless `--credential-cache notify` keeps a cache that
+    /// other nodes' writes empty (and only while the connection that hears them is up).
     pub async fn credential(&self, access_key_id: &str) -> Result<Option<Credential>> {
-        if !matches!(self.backend(), Backend::Sqlite(_)) {
-            return read_tx!(self, |tx| read_credential(tx, access_key_id));
-        }
-        let generation = match self.inner.shared.cached_credential(access_key_id) {
+        let max_age = match self.backend() {
+            Backend::Sqlite(_) => None,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(db) => match db.cache_max_age() {
+                Some(max) => Some(max),
+                None => return read_tx!(self, |tx| read_credential(tx, access_key_id)),
+            },
+        };
+        let generation = match self.inner.shared.cached_credential(access_key_id, max_age) {
             Ok(c) => return Ok(Some(c)),
             Err(generation) => generation,
         };

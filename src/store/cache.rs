@@ -7,7 +7,7 @@ use crate::model::{Credential, LastUsed};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most credentials kept in memory; past this the cache starts over.
 const CREDENTIAL_CACHE_CAPACITY: usize = 65_536;
@@ -28,7 +28,8 @@ pub(super) enum Invalidate {
 #[derive(Default)]
 struct CredentialCache {
     generation: u64,
-    entries: HashMap<String, Credential>,
+    /// Each credential with when it was read.
+    entries: HashMap<String, (Credential, Instant)>,
 }
 
 /// State shared by the request threads and the writer thread.
@@ -70,10 +71,18 @@ impl Shared {
         self.purge_interval_ms.store(ms, Ordering::Relaxed);
     }
 
-    /// The cached credential, or the generation a read that misses must quote to `remember`.
-    pub(super) fn cached_credential(&self, id: &str) -> Result<Credential, u64> {
+    /// The cached credential (read less than `max_age` ago, when given), or the generation a
+    /// read that misses must quote to `remember`.
+    pub(super) fn cached_credential(
+        &self,
+        id: &str,
+        max_age: Option<Duration>,
+    ) -> Result<Credential, u64> {
         let cache = lock(&self.credentials);
-        cache.entries.get(id).cloned().ok_or(cache.generation)
+        match cache.entries.get(id) {
+            Some((c, read)) if max_age.is_none_or(|max| read.elapsed() < max) => Ok(c.clone()),
+            _ => Err(cache.generation),
+        }
     }
 
     /// Caches a credential read from SQLite, unless a write changed keys since the read began.
@@ -83,7 +92,9 @@ impl Shared {
             if cache.entries.len() >= CREDENTIAL_CACHE_CAPACITY {
                 cache.entries.clear();
             }
-            cache.entries.insert(id.to_string(), credential.clone());
+            cache
+                .entries
+                .insert(id.to_string(), (credential.clone(), Instant::now()));
         }
     }
 

@@ -140,6 +140,10 @@ macro_rules! write_tx {
                         let $tx = &mut tx;
                         $body.await
                     };
+                    let result = match result {
+                        Ok(v) => db.notify(&mut tx, &invalidate).await.map(|()| v),
+                        Err(e) => Err(e),
+                    };
                     let retryable = tx.retryable;
                     match result {
                         Ok(v) => match $crate::store::postgres::commit(t).await {
@@ -457,6 +461,13 @@ impl Store {
             #[cfg(feature = "postgres")]
             Backend::Postgres(db) => db.close(),
         }
+    }
+
+    /// `--credential-cache notify`: keeps credentials in memory, emptied by every node's writes
+    /// through PostgreSQL's LISTEN/NOTIFY (no effect on SQLite, whose cache is always on).
+    pub fn enable_notify_cache(&self) {
+        #[cfg(feature = "postgres")]
+        postgres::start_listener(self);
     }
 
     /// Whether several iamlite nodes may share this store (PostgreSQL).

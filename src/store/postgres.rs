@@ -2,21 +2,25 @@
 //! interface, the schema created once under a lock row, and the background task that writes
 //! last-used records and forgets propagated deletions.
 //!
-//! Several iamlite nodes may share one database. Nothing about keys is cached in memory here:
-//! every signed request reads its key (one primary-key lookup), so a change made through one
-//! node is seen by every node on its next request.
+//! Several iamlite nodes may share one database. By default nothing about keys is cached in
+//! memory here: every signed request reads its key (one primary-key lookup), so a change made
+//! through one node is seen by every node on its next request. `--credential-cache notify` trades
+//! that for speed: writes that change keys NOTIFY, each node LISTENs on a connection of its own
+//! and empties what they name, so a node may accept a just-changed key for the moment the
+//! notification takes to arrive (measured in the README).
 
-use super::cache::Shared;
+use super::cache::{Invalidate, Shared};
 use super::tx::{Arg, Cell, Row, Sql, Tx, args, sql};
 use super::writer::EXPIRED_SESSION_KEPT_MS;
 use super::{Backend, OpenError, SCHEMA_VERSION, Store, lock, open_err};
 use crate::error::{Error, Result};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{IsolationLevel, NoTls};
+use tokio_postgres::{AsyncMessage, IsolationLevel, NoTls};
 
 const SCHEMA: &str = include_str!("schema_pg.sql");
 /// Connections one node keeps to the database.
@@ -199,7 +203,13 @@ pub(super) struct Postgres {
     pool: Pool,
     /// The database's address without its password, for messages.
     pub(super) target: String,
-    background: Mutex<Option<tokio::task::AbortHandle>>,
+    /// For the listener's own connection (never a pooled one).
+    config: tokio_postgres::Config,
+    /// `--credential-cache notify`: writes that change keys notify every node.
+    notify: AtomicBool,
+    /// The listener is connected and listening: only then may credentials be served from memory.
+    listening: Arc<AtomicBool>,
+    background: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Postgres {
@@ -213,7 +223,7 @@ impl Postgres {
         config.connect_timeout(CONNECT_TIMEOUT);
         config.application_name("iamlite");
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -229,7 +239,10 @@ impl Postgres {
         let pg = Postgres {
             pool,
             target,
-            background: Mutex::new(None),
+            config,
+            notify: AtomicBool::new(false),
+            listening: Arc::new(AtomicBool::new(false)),
+            background: Mutex::new(Vec::new()),
         };
         pg.migrate().await?;
         Ok(pg)
@@ -408,11 +421,125 @@ impl Postgres {
         Ok(())
     }
 
-    /// Stops the background task (the server flushed last-used records before).
+    /// Stops the background tasks (the server flushed last-used records before).
     pub(super) fn close(&self) {
-        if let Some(task) = lock(&self.background).take() {
+        for task in lock(&self.background).drain(..) {
             task.abort();
         }
+    }
+
+    /// How long a cached credential may be served, or `None`: read every one from the database.
+    pub(super) fn cache_max_age(&self) -> Option<Duration> {
+        self.listening
+            .load(Ordering::Acquire)
+            .then_some(CACHE_SAFETY_TTL)
+    }
+
+    /// Inside a write's transaction, before its commit: tells every node's listener which cached
+    /// credentials the write makes stale (delivered when, and only if, the write commits).
+    pub(super) async fn notify(
+        &self,
+        tx: &mut PgTx<'_, deadpool_postgres::Transaction<'_>>,
+        invalidate: &Invalidate,
+    ) -> Result<()> {
+        if !self.notify.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let payload = match invalidate {
+            Invalidate::Nothing => return Ok(()),
+            Invalidate::Key(id) => id.as_str(),
+            Invalidate::Everything => EVERYTHING,
+        };
+        tx.execute(
+            &sql!("SELECT pg_notify('iamlite_keys', $1)"),
+            args![payload],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// The channel writes notify on, and the payload that empties every cache.
+const CHANNEL: &str = "iamlite_keys";
+const EVERYTHING: &str = "*";
+/// Even with notifications, a cached credential is read again after this long: a safety net for
+/// a notification lost in a way the listener could not notice.
+const CACHE_SAFETY_TTL: Duration = Duration::from_secs(5);
+
+/// Turns on `--credential-cache notify`: writes notify, and a listener task keeps this node's
+/// cache in step with every node's writes.
+pub(super) fn start_listener(store: &Store) {
+    let Backend::Postgres(db) = &store.inner.backend else {
+        return;
+    };
+    db.notify.store(true, Ordering::Relaxed);
+    let (config, listening, shared) = (
+        db.config.clone(),
+        db.listening.clone(),
+        store.inner.shared.clone(),
+    );
+    let task = tokio::spawn(listen(config, listening, shared));
+    lock(&db.background).push(task.abort_handle());
+}
+
+/// Keeps one connection listening. While it is down the node reads every credential from the
+/// database; once it is back, it listens first and empties the cache second, since
+/// notifications sent while it was down are lost.
+async fn listen(
+    mut config: tokio_postgres::Config,
+    listening: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+) {
+    config.application_name("iamlite-listener");
+    let mut attempt = 0;
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let down = listening.clone();
+                let down_shared = shared.clone();
+                // Drives the connection; the moment it ends, the cache stops being used.
+                let driver = tokio::spawn(async move {
+                    loop {
+                        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                            Some(Ok(AsyncMessage::Notification(n))) => {
+                                let _ = tx.send(n.payload().to_string());
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => {
+                                tracing::warn!(error = %e, "the credential listener's connection failed");
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    down.store(false, Ordering::Release);
+                    down_shared.invalidate(vec![Invalidate::Everything]);
+                });
+                match client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                    Ok(()) => {
+                        shared.invalidate(vec![Invalidate::Everything]);
+                        listening.store(true, Ordering::Release);
+                        attempt = 0;
+                        tracing::info!("listening for credential changes of other nodes");
+                        while let Some(payload) = rx.recv().await {
+                            shared.invalidate(vec![match payload.as_str() {
+                                EVERYTHING => Invalidate::Everything,
+                                id => Invalidate::Key(id.to_string()),
+                            }]);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot LISTEN for credential changes"),
+                }
+                listening.store(false, Ordering::Release);
+                shared.invalidate(vec![Invalidate::Everything]);
+                drop(client);
+                let _ = driver.await;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot connect the credential listener"),
+        }
+        attempt = (attempt + 1).min(6);
+        backoff(attempt).await;
     }
 }
 
@@ -440,6 +567,6 @@ pub(super) fn start_background(store: &Store) {
         }
     });
     if let Backend::Postgres(db) = &store.inner.backend {
-        *lock(&db.background) = Some(task.abort_handle());
+        lock(&db.background).push(task.abort_handle());
     }
 }
