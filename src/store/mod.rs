@@ -86,7 +86,7 @@ struct SqliteDb {
 enum Backend {
     Sqlite(SqliteDb),
     #[cfg(feature = "postgres")]
-    Postgres(postgres::Postgres),
+    Postgres(Box<postgres::Postgres>),
 }
 
 struct Inner {
@@ -319,8 +319,10 @@ impl Store {
             #[cfg(feature = "postgres")]
             Storage::Postgres(url) => {
                 let db = postgres::Postgres::open(url.expose()).await?;
-                let store =
-                    Store::with_backend(Backend::Postgres(db), Arc::new(Shared::new(clock)));
+                let store = Store::with_backend(
+                    Backend::Postgres(Box::new(db)),
+                    Arc::new(Shared::new(clock)),
+                );
                 postgres::start_background(&store);
                 Ok(store)
             }
