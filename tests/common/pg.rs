@@ -19,11 +19,13 @@ pub fn base_url() -> Option<String> {
         Ok(url) if !url.trim().is_empty() => Some(url),
         Err(std::env::VarError::NotUnicode(raw)) => panic!("{ENV} is not valid UTF-8: {raw:?}"),
         _ => {
-            let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+            let required = ["IAMLITE_REQUIRE_PG", "CI"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
             assert!(
-                !ci,
-                "{ENV} is not set, and CI is: PostgreSQL tests need a cluster, so run them as \
-                 `bash tests/pg/cluster.sh cargo test ...`"
+                !required,
+                "{ENV} is not set, and IAMLITE_REQUIRE_PG or CI is: PostgreSQL tests need a \
+                 cluster, so run them as `bash tests/pg/cluster.sh cargo test ...`"
             );
             None
         }
