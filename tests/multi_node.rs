@@ -220,54 +220,7 @@ async fn creates_spread_over_three_nodes_never_pass_the_quota() {
         } else {
             0
         };
-        let barrier = Arc::new(Barrier::new(32));
-        let tasks: Vec<_> = (0..32)
-            .map(|i| {
-                let (iam, user, barrier) = (admins[i % 3].clone(), user.clone(), barrier.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    iam.create_access_key().user_name(user).send().await
-                })
-            })
-            .collect();
-        let mut made = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(_) => made += 1,
-                Err(e) => {
-                    let e = aws_error::<(), _>(Err(e));
-                    assert_eq!(
-                        (e.status, e.code.as_str(), e.message.as_str()),
-                        (
-                            409,
-                            "LimitExceeded",
-                            "Cannot exceed quota for AccessKeysPerUser: 2"
-                        )
-                    );
-                }
-            }
-        }
-        assert_eq!(made, 2 - before, "round {round}: keys made by 32 creates");
-        let mut seen = BTreeSet::new();
-        for iam in &admins {
-            let ids: BTreeSet<String> = iam
-                .list_access_keys()
-                .user_name(&user)
-                .send()
-                .await
-                .unwrap()
-                .access_key_metadata()
-                .iter()
-                .map(|k| k.access_key_id().unwrap().to_string())
-                .collect();
-            assert_eq!(ids.len(), 2, "round {round}: every node lists 2 keys");
-            seen.insert(ids);
-        }
-        assert_eq!(
-            seen.len(),
-            1,
-            "round {round}: every node lists the same keys"
-        );
+        race_creates(&admins, &user, 2, before, round).await;
     }
 
     // The root user has its default key: of 32 creates over three nodes, exactly one succeeds.
@@ -301,6 +254,97 @@ async fn creates_spread_over_three_nodes_never_pass_the_quota() {
         .send()
         .await
         .unwrap();
+}
+
+/// 32 CreateAccessKey for `user` at once, round-robin over the nodes: exactly `quota - before`
+/// succeed, the others get LimitExceeded, and every node then lists the same `quota` keys.
+async fn race_creates(
+    admins: &[aws_sdk_iam::Client],
+    user: &str,
+    quota: usize,
+    before: usize,
+    round: usize,
+) {
+    let barrier = Arc::new(Barrier::new(32));
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let (iam, user, barrier) = (
+                admins[i % admins.len()].clone(),
+                user.to_string(),
+                barrier.clone(),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                iam.create_access_key().user_name(user).send().await
+            })
+        })
+        .collect();
+    let mut made = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => made += 1,
+            Err(e) => {
+                let e = aws_error::<(), _>(Err(e));
+                assert_eq!(
+                    (e.status, e.code.as_str(), e.message),
+                    (
+                        409,
+                        "LimitExceeded",
+                        format!("Cannot exceed quota for AccessKeysPerUser: {quota}")
+                    )
+                );
+            }
+        }
+    }
+    assert_eq!(
+        made,
+        quota - before,
+        "round {round}: keys made by 32 creates"
+    );
+    let mut seen = BTreeSet::new();
+    for iam in admins {
+        let ids: BTreeSet<String> = iam
+            .list_access_keys()
+            .user_name(user)
+            .max_items(100)
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata()
+            .iter()
+            .map(|k| k.access_key_id().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            quota,
+            "round {round}: every node lists {quota} keys"
+        );
+        seen.insert(ids);
+    }
+    assert_eq!(
+        seen.len(),
+        1,
+        "round {round}: every node lists the same keys"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_the_outscale_flavour_creates_over_three_nodes_make_ten_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nodes) = cluster("quota10", dir.path(), &["--flavor", "outscale"]).await else {
+        return;
+    };
+    let admins: Vec<_> = nodes.iter().map(|n| root_iam_at(&n.endpoint())).collect();
+    for round in 0..rounds(5) {
+        let user = format!("o{round}");
+        admins[1]
+            .create_user()
+            .user_name(&user)
+            .send()
+            .await
+            .unwrap();
+        race_creates(&admins, &user, 10, 0, round).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

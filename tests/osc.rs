@@ -21,7 +21,8 @@ const LOGIN: &str = "me@example.com";
 const PASSWORD: &str = "S3cret!pass";
 
 async fn outscale() -> Server {
-    Server::builder()
+    builder()
+        .await
         .flavor(Flavor::Outscale)
         .root_login(LOGIN, PASSWORD)
         .start()
