@@ -24,7 +24,7 @@ fn seed() -> Seed {
 }
 
 async fn seeded() -> Server {
-    Server::builder().seed(seed()).start().await.unwrap()
+    builder().await.seed(seed()).start().await.unwrap()
 }
 
 async fn admin(server: &Server, method: &str, path: &str, body: Option<String>) -> (u16, String) {
@@ -424,7 +424,8 @@ async fn the_same_id_seed_gives_the_same_ids_secrets_and_request_ids() {
 async fn propagation_delay_holds_back_new_keys_and_keeps_old_ones_working() {
     // The clock moves instead of the test waiting: propagation is judged by the server's clock.
     let delay = Duration::from_secs(10);
-    let server = Server::builder()
+    let server = builder()
+        .await
         .propagation_delay(delay)
         .start()
         .await

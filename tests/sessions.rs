@@ -690,7 +690,7 @@ async fn sessions_and_devices_survive_a_restart_and_travel_in_snapshots() {
     assert_eq!(devices.mfa_devices()[0].serial_number(), serial);
     server.shutdown().await;
 
-    let copy = Server::builder().start().await.unwrap();
+    let copy = builder().await.start().await.unwrap();
     copy.store().import(state.clone()).await.unwrap();
     assert_eq!(copy.store().export().await.unwrap(), state);
     session_iam(&copy, &creds)
@@ -721,7 +721,7 @@ seed = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 user = "ci"
 "#;
     let seed = iamlite::Seed::parse(seed_text, "seed.toml").unwrap();
-    let server = Server::builder().seed(seed).start().await.unwrap();
+    let server = builder().await.seed(seed).start().await.unwrap();
     let creds = sts_as(
         &server,
         "AKIAQYLPMN5HCIKEY2AA",
