@@ -269,6 +269,34 @@ pub fn parse_store(s: &str) -> Result<Storage, String> {
     ))
 }
 
+/// `--store`'s parser: like `parse_store`, but a refused value is not echoed back, since it may
+/// hold a password.
+#[derive(Debug, Clone, Copy)]
+struct StoreParser;
+
+impl clap::builder::TypedValueParser for StoreParser {
+    type Value = Storage;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Storage, clap::Error> {
+        let refuse = |why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for --store: {why}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("not UTF-8".to_string()))?;
+        parse_store(text).map_err(refuse)
+    }
+}
+
 /// A local AWS IAM emulator: IAM and STS Query APIs with SigV4 verification and SQLite state.
 #[derive(Debug, Parser)]
 #[command(
@@ -294,7 +322,7 @@ pub enum Command {
         db: PathBuf,
         /// The store to read instead of --db: sqlite:PATH or postgres://… (a shared database is
         /// read in one consistent snapshot while its nodes run).
-        #[arg(long, env = "IAMLITE_STORE", value_parser = parse_store, hide_env_values = true)]
+        #[arg(long, env = "IAMLITE_STORE", value_parser = StoreParser, hide_env_values = true)]
         store: Option<Storage>,
     },
     /// Replace the whole state of a database with a JSON export read from a file or stdin.
@@ -304,7 +332,7 @@ pub enum Command {
         db: PathBuf,
         /// The store to write instead of --db: sqlite:PATH or postgres://… (in one transaction;
         /// nodes running on a shared database serve the new state on their next request).
-        #[arg(long, env = "IAMLITE_STORE", value_parser = parse_store, hide_env_values = true)]
+        #[arg(long, env = "IAMLITE_STORE", value_parser = StoreParser, hide_env_values = true)]
         store: Option<Storage>,
         /// JSON file to read; `-` (the default) reads stdin.
         #[arg(long, default_value = "-")]
@@ -343,7 +371,7 @@ pub struct ServeArgs {
     /// Where state lives: sqlite:PATH (the default is sqlite:./iamlite.db), memory, or
     /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, a database several iamlite nodes may
     /// share. Overrides --db.
-    #[arg(long, env = "IAMLITE_STORE", value_parser = parse_store, conflicts_with = "in_memory", hide_env_values = true)]
+    #[arg(long, env = "IAMLITE_STORE", value_parser = StoreParser, conflicts_with = "in_memory", hide_env_values = true)]
     pub store: Option<Storage>,
 
     /// Keep state in memory only (nothing is written to disk; --db is ignored).
@@ -498,6 +526,38 @@ impl ServeArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stores_are_read_from_their_scheme_and_passwords_never_shown() {
+        assert_eq!(
+            parse_store("sqlite:/var/lib/iam.db"),
+            Ok(Storage::File(PathBuf::from("/var/lib/iam.db")))
+        );
+        assert_eq!(parse_store("memory"), Ok(Storage::InMemory));
+        let pg = parse_store("postgresql://iam:s3cret@db:5433/iamlite?sslmode=disable").unwrap();
+        assert_eq!(
+            format!("{pg:?}"),
+            "Postgres(postgresql://iam:***@db:5433/iamlite?sslmode=disable)"
+        );
+        assert!(parse_store("sqlite:").is_err());
+        for (url, shown) in [
+            ("postgres://iam@db/x", "postgres://iam@db/x"),
+            ("postgres://iam:p@ss@db/x", "postgres://iam:***@db/x"),
+            (
+                "postgres://db/x?user=iam&password=p",
+                "postgres://db/x?user=iam&password=***",
+            ),
+            (
+                "host=db user=iam password=p",
+                "host=db user=iam password=***",
+            ),
+        ] {
+            assert_eq!(redact_database_url(url), shown);
+        }
+        let cli = Cli::parse_from(["iamlite", "--store", "postgres://db/x", "--id-seed", "3"]);
+        let refused = cli.serve.into_config().unwrap().validate();
+        assert!(refused.is_err_and(|e| e.contains("--id-seed cannot be used")));
+    }
 
     #[test]
     fn cli_defaults_match_the_documented_defaults() {

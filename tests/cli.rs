@@ -29,6 +29,8 @@ fn help_lists_every_flag_and_its_environment_variable() {
         ("--flavor", "IAMLITE_FLAVOR"),
         ("--root-login", "IAMLITE_ROOT_LOGIN"),
         ("--root-password", "IAMLITE_ROOT_PASSWORD"),
+        ("--store", "IAMLITE_STORE"),
+        ("--credential-cache", "IAMLITE_CREDENTIAL_CACHE"),
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
         assert!(help.contains(env), "{env} missing from --help");
@@ -64,6 +66,43 @@ fn in_memory_from_the_environment_accepts_the_usual_spellings() {
             !db.exists(),
             "IAMLITE_IN_MEMORY={value} still wrote {}",
             db.display()
+        );
+    }
+}
+
+#[test]
+fn a_bad_or_unreachable_store_fails_start_up_without_showing_its_password() {
+    for (args, expected) in [
+        (
+            vec!["--store", "mysql://root:hunter2@db/iam"],
+            "'mysql://root:***@db/iam' is not a store: use sqlite:PATH, memory, or postgres://",
+        ),
+        (
+            // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+            vec!["--store", "postgres://iam:hunter2@127.0.0.1:1/iamlite"],
+            "cannot connect to postgres://iam:***@127.0.0.1:1/iamlite",
+        ),
+        (
+            vec!["--credential-cache", "notify"],
+            "--credential-cache notify needs a PostgreSQL store",
+        ),
+        (
+            vec!["--store", "memory", "--in-memory"],
+            "cannot be used with",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(&args)
+            .env_remove("IAMLITE_STORE")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(
+            !err.contains("hunter2"),
+            "{args:?} shows the password: {err}"
         );
     }
 }
