@@ -4,7 +4,7 @@
 
 use super::cache::Invalidate;
 use super::page::{encode_marker, paginate, start_key};
-use super::rows::{lock_user, user_by_name, user_row_at};
+use super::rows::{lock_user, named_user_id, user_by_name, user_row_at};
 use super::tx::{Row, Tx, args, sql};
 use super::{Store, read_tx, write_tx};
 use crate::core::PageRequest;
@@ -448,15 +448,7 @@ pub(super) async fn put_device(
     if otp::code_at_step(&device.seed, 0).is_none() {
         return Err(invalid("the seed is not base32 of at least 16 bytes"));
     }
-    let user_id = match &device.user_name {
-        None => None,
-        Some(name) => Some(
-            user_by_name(tx, account_id, name)
-                .await
-                .map_err(|_| invalid(&format!("no user named {name}")))?
-                .user_id,
-        ),
-    };
+    let user_id = named_user_id(tx, account_id, device.user_name.as_deref(), invalid).await?;
     let date = |d: &Option<String>| -> Result<Option<i64>> {
         d.as_deref()
             .map(rfc3339_to_millis)

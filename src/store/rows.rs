@@ -85,6 +85,22 @@ pub(super) async fn lock_user(tx: &mut impl Tx, account_id: &str, name: &str) ->
     }
 }
 
+/// The id of the user a state document names (`None`: the root user), or `invalid`'s error.
+pub(super) async fn named_user_id(
+    tx: &mut impl Tx,
+    account_id: &str,
+    name: Option<&str>,
+    invalid: impl Fn(&str) -> Error,
+) -> Result<Option<String>> {
+    match name {
+        None => Ok(None),
+        Some(name) => match user_by_name(tx, account_id, name).await {
+            Ok(user) => Ok(Some(user.user_id)),
+            Err(_) => Err(invalid(&format!("no user named {name}"))),
+        },
+    }
+}
+
 /// Inserts a user row (its tags are written by `upsert_tags`); `false` when the name is taken
 /// ignoring case (another node's insert won).
 pub(super) async fn insert_user(tx: &mut impl Tx, u: &User) -> Result<bool> {

@@ -2,7 +2,7 @@
 //! signed with them, forgotten a day after they expired.
 
 use super::cache::Invalidate;
-use super::rows::{fresh_session_key_id, user_by_name};
+use super::rows::{fresh_session_key_id, named_user_id};
 use super::tx::{Sql, Tx, args, sql};
 use super::{Store, read_tx, write_tx};
 use crate::error::{Error, Result};
@@ -141,15 +141,7 @@ pub(super) async fn import_session(
     {
         return Err(invalid("an ASIA key id, a secret and a token are required"));
     }
-    let user_id = match &s.user_name {
-        None => None,
-        Some(name) => Some(
-            user_by_name(tx, account_id, name)
-                .await
-                .map_err(|_| invalid(&format!("no user named {name}")))?
-                .user_id,
-        ),
-    };
+    let user_id = named_user_id(tx, account_id, s.user_name.as_deref(), invalid).await?;
     let created = rfc3339_to_millis(&s.create_date).map_err(Error::invalid_state)?;
     let expiration = rfc3339_to_millis(&s.expiration).map_err(Error::invalid_state)?;
     let inserted = tx

@@ -88,6 +88,18 @@ async fn insert_account(tx: &mut impl Tx, account_id: &str, create_date: i64) ->
     .await
 }
 
+/// The seed's UPDATE of a key, up to the engine's "differs from" operator for row values.
+macro_rules! seed_key_update {
+    () => {
+        "UPDATE access_keys SET account_id = $2, user_id = $3, secret = $4, status = $5,
+            create_date = coalesce($6, create_date), status_effective = 0, prior_status = NULL,
+            expiration_date = $7, tag = $8
+         WHERE access_key_id = $1
+           AND (account_id, user_id, secret, status, create_date, status_effective,
+                prior_status, expiration_date, tag) "
+    };
+}
+
 /// Writes a key as the seed describes it, over any key of that id. Seeded keys count as long
 /// propagated; an existing key keeps its creation date unless the seed gives one. A key that
 /// already is as described is not touched, so that a restart writes nothing (and can start on a
@@ -108,22 +120,16 @@ async fn put_seed_key(
         .is_some();
     tx.execute(
         &sql!(
-            sqlite: "UPDATE access_keys SET account_id = $2, user_id = $3, secret = $4, status = $5,
-                create_date = coalesce($6, create_date), status_effective = 0, prior_status = NULL,
-                expiration_date = $7, tag = $8
-             WHERE access_key_id = $1
-               AND (account_id, user_id, secret, status, create_date, status_effective,
-                    prior_status, expiration_date, tag)
-                   IS NOT ($2, $3, $4, $5, coalesce($6, create_date), 0, NULL, $7, $8)",
-            postgres: "UPDATE access_keys SET account_id = $2, user_id = $3, secret = $4, status = $5,
-                create_date = coalesce($6, create_date), status_effective = 0, prior_status = NULL,
-                expiration_date = $7, tag = $8
-             WHERE access_key_id = $1
-               AND (account_id, user_id, secret, status, create_date, status_effective,
-                    prior_status, expiration_date, tag)
-                   IS DISTINCT FROM (CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT),
+            sqlite: concat!(
+                seed_key_update!(),
+                "IS NOT ($2, $3, $4, $5, coalesce($6, create_date), 0, NULL, $7, $8)"
+            ),
+            postgres: concat!(
+                seed_key_update!(),
+                "IS DISTINCT FROM (CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT),
                     CAST($5 AS TEXT), coalesce(CAST($6 AS BIGINT), create_date), 0, NULL,
-                    CAST($7 AS BIGINT), CAST($8 AS TEXT))",
+                    CAST($7 AS BIGINT), CAST($8 AS TEXT))"
+            ),
         ),
         args![
             &key.id,
