@@ -1032,3 +1032,38 @@ async fn with_the_notify_cache_a_changed_key_is_refused_once_the_notification_ar
         );
     }
 }
+
+#[tokio::test]
+async fn a_database_written_by_a_newer_iamlite_is_refused_and_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((nodes, url)) = cluster_with_url("newer", dir.path(), &[]).await else {
+        return;
+    };
+    drop(nodes);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute("UPDATE iamlite_schema SET version = 99", &[])
+        .await
+        .unwrap();
+    let out = std::process::Command::new(process::binary_path())
+        .args(["--listen", "127.0.0.1:0", "--store", &url])
+        .env_remove("IAMLITE_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("was written by a newer iamlite (schema version 99)")
+            && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    let version: i32 = client
+        .query_one("SELECT version FROM iamlite_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 99);
+}
