@@ -2,16 +2,17 @@
 //! transaction; the handle, its engines (SQLite embedded, PostgreSQL shared), and how reads and
 //! writes reach them. Each rule is written once, over the `tx::Tx` interface both engines implement.
 //!
-//! On SQLite, reads run on a small pool of read-only connections (WAL lets them proceed while a write commits).
-//! Writes go to one writer thread (`writer`) that batches whatever is queued into a single
-//! transaction, one SAVEPOINT per write, and fsyncs once before acknowledging the whole batch
+//! On SQLite, reads run on a small pool of read-only connections (WAL lets them proceed while a
+//! write commits). Writes go to one writer thread (`writer`) that batches whatever is queued into
+//! a single transaction, one SAVEPOINT per write, and fsyncs once before acknowledging the whole batch
 //! (group commit). A write is acknowledged only after its COMMIT returned, so acknowledged writes
 //! survive a kill -9. Last-used records are buffered in memory (`cache`) and folded into the next
 //! batch, so signing a request does not cost a durable write, while GetAccessKeyLastUsed still sees
-//! the use at once. On PostgreSQL (`postgres`), each write is one pooled connection's READ COMMITTED
-//! transaction, run again whole when it loses a race, and nothing about keys is cached. The use
-//! cases live by concern: `users`, `access_keys`, `mfa`, `sessions`, `snapshot` (seed, reset,
-//! export, import), over the row helpers of `rows`.
+//! the use at once. On PostgreSQL (`postgres`), each write is one pooled connection's READ
+//! COMMITTED transaction, run again whole when it loses a race, and keys are read from the
+//! database on every request unless `--credential-cache notify` is on. The use cases live by
+//! concern: `users`, `access_keys`, `mfa`, `sessions`, `snapshot` (seed, reset, export, import),
+//! over the row helpers of `rows`.
 
 mod access_keys;
 mod cache;
@@ -470,11 +471,6 @@ impl Store {
     pub fn enable_notify_cache(&self) {
         #[cfg(feature = "postgres")]
         postgres::start_listener(self);
-    }
-
-    /// Whether several iamlite nodes may share this store (PostgreSQL).
-    pub fn is_shared(&self) -> bool {
-        !matches!(self.backend(), Backend::Sqlite(_))
     }
 
     /// Makes new keys wait, and deactivated or deleted keys keep working, for `delay` (IAM's
