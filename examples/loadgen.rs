@@ -7,6 +7,7 @@
 //! cargo run --release --example loadgen -- --endpoint http://127.0.0.1:5000 \
 //!     --access-key-id AKIAIOSFODNN7EXAMPLE --secret-access-key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY \
 //!     --server-pid "$(cat target/moto.pid)" --workloads W1,W4 --label moto
+//! bash tests/pg/cluster.sh sh -c 'cargo run --release --example loadgen -- --store "$IAMLITE_TEST_PG" --nodes 3 --workloads W1,W4'
 //! ```
 //!
 //! Without `--endpoint` the release binary (`--spawn`, default `target/release/iamlite`) is started
@@ -15,6 +16,17 @@
 //! `Store::apply_seed` (users `u000001`.., one access key each) for the workloads. Against an
 //! external endpoint the users and keys are created over HTTP with signed CreateUser and
 //! CreateAccessKey requests.
+//!
+//! The spawned server keeps its state in a SQLite file (`--db`) unless `--store
+//! postgres://USER[:PASSWORD]@HOST[:PORT]/DB` is given: then the run creates two fresh databases
+//! on that PostgreSQL server through the URL's database (its user needs CREATEDB), one empty for
+//! the cold start and one seeded in-process (`Store::connect` on its URL) for the workloads, passes
+//! them to the server(s) with `--store`, and drops both at the end. `--nodes N` (PostgreSQL only,
+//! default 1) spawns N servers on the seeded database and spreads the connections round-robin over
+//! them; the requests are signed once for the first node's `Host`, as for nodes behind one load
+//! balancer, and every node accepts them. The table then shows the aggregate (RSS and server CPU
+//! summed over the nodes; PostgreSQL's own CPU counts as "other"), followed by each node's req/s
+//! and p99.
 //!
 //! Every request is a `POST /` form signed in the `Authorization` header with the target's root
 //! credentials (`aws_sigv4::http_request::sign`, region us-east-1, service `iam` or `sts`). Requests
@@ -43,19 +55,20 @@ use bytes::Bytes;
 use clap::Parser;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
-use iamlite::Storage;
 use iamlite::config::{
     DEFAULT_ACCOUNT_ID, DEFAULT_ROOT_ACCESS_KEY_ID, DEFAULT_ROOT_SECRET_ACCESS_KEY,
+    redact_database_url,
 };
 use iamlite::ids::IdGen;
 use iamlite::model::{KeyStatus, Secret};
 use iamlite::seed::{Seed, SeedAccount, SeedKey, SeedUser};
 use iamlite::store::Store;
+use iamlite::{Clock, DatabaseUrl, Storage};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -63,6 +76,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+use tokio_postgres::NoTls;
 
 const REGION: &str = "us-east-1";
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -95,6 +109,13 @@ struct Args {
     /// The iamlite binary to spawn when no --endpoint is given.
     #[arg(long, default_value = "target/release/iamlite")]
     spawn: PathBuf,
+    /// Keep the spawned servers' state on this PostgreSQL server (postgres://USER@HOST:PORT/DB)
+    /// instead of a SQLite file; each run creates (and drops) fresh databases through it.
+    #[arg(long, conflicts_with = "endpoint")]
+    store: Option<String>,
+    /// iamlite processes to spawn on the one --store database; connections go round-robin.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
     /// Account id of the spawned server's default account.
     #[arg(long, default_value = DEFAULT_ACCOUNT_ID)]
     account_id: String,
@@ -134,7 +155,8 @@ struct Args {
     /// Seed of the client's random choices and of the seeded ids.
     #[arg(long, default_value_t = 42)]
     rng_seed: u64,
-    /// Send the spawned server's stderr (its request log) to this file instead of /dev/null.
+    /// Append the spawned servers' stderr (their request logs) to this file, emptied at the start,
+    /// instead of sending it to /dev/null.
     #[arg(long)]
     server_log: Option<PathBuf>,
     /// Prefix of the user names (u000001, ...); change it to rerun against a target that kept state.
@@ -495,6 +517,15 @@ fn machine_busy_seconds(ticks: f64) -> Option<f64> {
     Some(busy / ticks)
 }
 
+/// "1 node", "3 nodes".
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -513,19 +544,28 @@ struct Spawned {
     rss_after_start: Option<(u64, u64)>,
 }
 
-async fn spawn_iamlite(args: &Args, db: &Path) -> Result<Spawned, String> {
+async fn spawn_iamlite(args: &Args, storage: &Storage) -> Result<Spawned, String> {
     let stderr = match &args.server_log {
+        // Appended to, so that the logs of several nodes (and of the cold start) all stay.
         Some(path) => Stdio::from(
-            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
         ),
         None => Stdio::null(),
+    };
+    let store_args: [&std::ffi::OsStr; 2] = match storage {
+        Storage::File(db) => ["--db".as_ref(), db.as_ref()],
+        Storage::Postgres(url) => ["--store".as_ref(), url.expose().as_ref()],
+        Storage::InMemory => ["--store".as_ref(), "memory".as_ref()],
     };
     let started = Instant::now();
     let mut child = Command::new(&args.spawn)
         .arg("--listen")
         .arg("127.0.0.1:0")
-        .arg("--db")
-        .arg(db)
+        .args(store_args)
         .arg("--account-id")
         .arg(&args.account_id)
         .arg("--root-access-key-id")
@@ -621,6 +661,121 @@ fn host_of(addr: SocketAddr) -> String {
     addr.to_string()
 }
 
+// --- databases -------------------------------------------------------------------------------
+
+/// Where a spawned server keeps its state.
+enum Database {
+    Sqlite(PathBuf),
+    Postgres { name: String, url: DatabaseUrl },
+}
+
+impl Database {
+    fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres { name, .. } => format!("PostgreSQL database {name}"),
+        }
+    }
+
+    fn storage(&self) -> Storage {
+        match self {
+            Database::Sqlite(path) => Storage::File(path.clone()),
+            Database::Postgres { url, .. } => Storage::Postgres(url.clone()),
+        }
+    }
+}
+
+/// The PostgreSQL server behind `--store`, reached through the URL's database. Every run makes
+/// its own databases there, so that it never meets the rows of an earlier run (or of a test),
+/// and drops them when it ends.
+struct PgAdmin {
+    base: String,
+    client: tokio_postgres::Client,
+    connection: tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+    /// Unique to this run: unix seconds and pid.
+    prefix: String,
+    created: Vec<String>,
+}
+
+impl PgAdmin {
+    async fn connect(base: &str) -> Result<PgAdmin, String> {
+        if !base.starts_with("postgres://") && !base.starts_with("postgresql://") {
+            return Err(format!(
+                "--store {}: expected postgres://USER@HOST:PORT/DATABASE",
+                redact_database_url(base)
+            ));
+        }
+        let (client, connection) = tokio_postgres::connect(base, NoTls)
+            .await
+            .map_err(|e| format!("connecting to {}: {e}", redact_database_url(base)))?;
+        let connection = tokio::spawn(connection);
+        let secs = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Ok(PgAdmin {
+            base: base.to_string(),
+            client,
+            connection,
+            prefix: format!("loadgen_{secs}_{}", std::process::id()),
+            created: Vec::new(),
+        })
+    }
+
+    /// Creates the empty database `<prefix>_<suffix>`.
+    async fn create(&mut self, suffix: &str) -> Result<Database, String> {
+        // Made of [a-z0-9_] only, so quoting it cannot be escaped.
+        let name = format!("{}_{suffix}", self.prefix);
+        self.client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .map_err(|e| {
+                format!(
+                    "CREATE DATABASE {name} on {}: {e}",
+                    redact_database_url(&self.base)
+                )
+            })?;
+        self.created.push(name.clone());
+        let url = DatabaseUrl::new(with_database(&self.base, &name));
+        Ok(Database::Postgres { name, url })
+    }
+
+    async fn database_size(&self, name: &str) -> Result<u64, String> {
+        let row = self
+            .client
+            .query_one("SELECT pg_database_size($1::text)", &[&name])
+            .await
+            .map_err(|e| format!("size of database {name}: {e}"))?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
+    /// Drops this run's databases; FORCE ends the connections of servers that were not stopped
+    /// cleanly (an early error return kills them without waiting).
+    async fn drop_created(self) {
+        for name in &self.created {
+            if let Err(e) = self
+                .client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await
+            {
+                eprintln!("loadgen: could not drop database {name}: {e}");
+            }
+        }
+        drop(self.client);
+        let _ = self.connection.await;
+    }
+}
+
+/// `base` with its database (the URL's path) replaced by `name`, keeping any `?query`.
+fn with_database(base: &str, name: &str) -> String {
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let rest = &base[authority_start..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let query = tail.find('?').map_or("", |i| &tail[i..]);
+    format!("{}{authority}/{name}{query}", &base[..authority_start])
+}
+
 // --- seeding ---------------------------------------------------------------------------------
 
 /// A workload user: its name and its seeded access key id.
@@ -651,10 +806,11 @@ struct SeedReport {
     db_bytes: u64,
 }
 
-/// Builds the seed in memory and writes it into `db` (the server is not running yet).
+/// Builds the seed in memory and writes it into `db` (no server is running on it yet).
 async fn seed_database(
     args: &Args,
-    db: &Path,
+    db: &Database,
+    pg: Option<&PgAdmin>,
     picked: &[usize],
 ) -> Result<(Vec<UserKey>, SeedReport), String> {
     let t0 = Instant::now();
@@ -699,7 +855,9 @@ async fn seed_database(
     );
     let generate = t0.elapsed();
     let t1 = Instant::now();
-    let store = Store::open(&Storage::File(db.to_path_buf())).map_err(|e| e.to_string())?;
+    let store = Store::connect(&db.storage(), Arc::new(Clock::default()))
+        .await
+        .map_err(|e| e.to_string())?;
     let now_ms = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -710,14 +868,20 @@ async fn seed_database(
         .map_err(|e| e.to_string())?;
     result.map_err(|e| format!("seeding failed: {e}"))?;
     let write = t1.elapsed();
-    let db_bytes = ["", "-wal", "-shm"]
-        .iter()
-        .filter_map(|suffix| {
-            std::fs::metadata(format!("{}{suffix}", db.display()))
-                .ok()
-                .map(|m| m.len())
-        })
-        .sum();
+    let db_bytes = match db {
+        Database::Sqlite(path) => ["", "-wal", "-shm"]
+            .iter()
+            .filter_map(|suffix| {
+                std::fs::metadata(format!("{}{suffix}", path.display()))
+                    .ok()
+                    .map(|m| m.len())
+            })
+            .sum(),
+        Database::Postgres { name, .. } => match pg {
+            Some(pg) => pg.database_size(name).await?,
+            None => 0,
+        },
+    };
     Ok((
         chosen,
         SeedReport {
@@ -1018,6 +1182,16 @@ struct Measured {
     other_cpu: Option<f64>,
     presign: Duration,
     connections_opened: u64,
+    /// Each node's share, in the order of `Target::nodes`.
+    nodes: Vec<NodeMeasured>,
+}
+
+/// One node's share of a workload.
+struct NodeMeasured {
+    requests: u64,
+    p99_ms: f64,
+    cpu: Option<f64>,
+    rss: Option<(u64, u64)>,
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -1069,14 +1243,31 @@ impl Measured {
             "other_cpu_cores": self.other_cpu,
             "presign_seconds": self.presign.as_secs_f64(),
             "connections_opened": self.connections_opened,
+            "nodes": self.nodes.iter().map(|n| json!({
+                "requests": n.requests,
+                "requests_per_second": n.requests as f64 / self.elapsed.as_secs_f64(),
+                "p99_ms": n.p99_ms,
+                "cpu_cores": n.cpu,
+                "rss_mib": n.rss.map(|r| mib(r.0)),
+            })).collect::<Vec<_>>(),
         })
     }
 }
 
-struct Target {
-    label: String,
+/// One server the connections are spread over.
+struct Node {
     addr: SocketAddr,
     pid: Option<u32>,
+}
+
+struct Target {
+    label: String,
+    nodes: Vec<Node>,
+}
+
+/// Sums a per-node measure over the nodes; unknown if unknown for any of them.
+fn sum_known<T: std::iter::Sum<T>>(values: impl IntoIterator<Item = Option<T>>) -> Option<T> {
+    values.into_iter().sum()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1101,8 +1292,14 @@ async fn run_workload(
     ));
     let presign = t.elapsed();
     let opened_before: u64 = conns.iter().map(|c| c.opened).sum();
-    let server_pid = target.pid.map(|p| p.to_string());
-    let server_cpu0 = server_pid.as_deref().and_then(|p| cpu_seconds(p, ticks));
+    let node_cpu = || -> Vec<Option<f64>> {
+        target
+            .nodes
+            .iter()
+            .map(|n| n.pid.and_then(|p| cpu_seconds(&p.to_string(), ticks)))
+            .collect()
+    };
+    let server_cpu0 = node_cpu();
     let client_cpu0 = cpu_seconds("self", ticks);
     let machine0 = machine_busy_seconds(ticks);
     let started = Instant::now();
@@ -1115,23 +1312,39 @@ async fn run_workload(
             tokio::spawn(worker(plan.clone(), conn, seed, deadline))
         })
         .collect();
-    let mut tally = Tally::default();
+    let mut by_node: Vec<Tally> = target.nodes.iter().map(|_| Tally::default()).collect();
     let mut conns = Vec::with_capacity(tasks.len());
     for task in tasks {
         let (conn, t) = task.await.expect("worker task");
+        let node = target
+            .nodes
+            .iter()
+            .position(|n| n.addr == conn.addr)
+            .expect("every connection goes to one of the nodes");
+        by_node[node].merge(t);
         conns.push(conn);
-        tally.merge(t);
     }
     let elapsed = started.elapsed();
-    let rss = target.pid.and_then(rss_kib);
     let secs = elapsed.as_secs_f64();
-    let server_cpu = match (
-        server_cpu0,
-        server_pid.as_deref().and_then(|p| cpu_seconds(p, ticks)),
-    ) {
-        (Some(a), Some(b)) => Some((b - a) / secs),
-        _ => None,
-    };
+    let server_cpu1 = node_cpu();
+    let mut nodes = Vec::with_capacity(by_node.len());
+    let mut tally = Tally::default();
+    for (i, mut t) in by_node.into_iter().enumerate() {
+        t.latencies.sort_unstable();
+        nodes.push(NodeMeasured {
+            requests: t.by_kind.iter().sum(),
+            p99_ms: percentile(&t.latencies, 99.0),
+            cpu: match (server_cpu0[i], server_cpu1[i]) {
+                (Some(a), Some(b)) => Some((b - a) / secs),
+                _ => None,
+            },
+            rss: target.nodes[i].pid.and_then(rss_kib),
+        });
+        tally.merge(t);
+    }
+    let rss = sum_known(nodes.iter().map(|n| n.rss.map(|r| r.0)))
+        .zip(sum_known(nodes.iter().map(|n| n.rss.map(|r| r.1))));
+    let server_cpu = sum_known(nodes.iter().map(|n| n.cpu));
     let client_cpu = match (client_cpu0, cpu_seconds("self", ticks)) {
         (Some(a), Some(b)) => Some((b - a) / secs),
         _ => None,
@@ -1155,6 +1368,7 @@ async fn run_workload(
         other_cpu,
         presign,
         connections_opened: opened_after - opened_before,
+        nodes,
     };
     (m, conns)
 }
@@ -1225,6 +1439,16 @@ fn main() -> ExitCode {
         eprintln!("loadgen: --sample must be positive");
         return ExitCode::from(2);
     }
+    if args.nodes == 0 {
+        eprintln!("loadgen: --nodes must be positive");
+        return ExitCode::from(2);
+    }
+    if args.nodes > 1 && args.store.is_none() {
+        eprintln!(
+            "loadgen: --nodes needs --store postgres://... (nodes share one PostgreSQL database)"
+        );
+        return ExitCode::from(2);
+    }
     args.workloads.dedup();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.client_threads.max(1))
@@ -1241,6 +1465,18 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<ExitCode, String> {
+    let mut pg = match &args.store {
+        Some(url) => Some(PgAdmin::connect(url).await?),
+        None => None,
+    };
+    let result = bench(&args, pg.as_mut()).await;
+    if let Some(pg) = pg {
+        pg.drop_created().await;
+    }
+    result
+}
+
+async fn bench(args: &Args, mut pg: Option<&mut PgAdmin>) -> Result<ExitCode, String> {
     let ticks = clock_ticks();
     let picked = sample_indices(args.users, args.sample, args.rng_seed);
     let mut report = serde_json::Map::new();
@@ -1249,6 +1485,10 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         .prefix("iamlite-loadgen-")
         .tempdir()
         .map_err(|e| format!("temp dir: {e}"))?;
+    if let Some(path) = &args.server_log {
+        // Emptied once here: every server of this run appends to it.
+        std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
 
     let (target, users, spawned, signer) = match &args.endpoint {
         None => {
@@ -1259,14 +1499,24 @@ async fn run(args: Args) -> Result<ExitCode, String> {
                 ));
             }
             // Cold start on a fresh database.
-            let cold = spawn_iamlite(&args, &tmp.path().join("cold.db")).await?;
+            let cold_db = match pg.as_deref_mut() {
+                Some(pg) => pg.create("cold").await?,
+                None => Database::Sqlite(tmp.path().join("cold.db")),
+            };
+            let cold = spawn_iamlite(args, &cold_db.storage()).await?;
             let cold_json = json!({
                 "banner_ms": cold.banner.as_secs_f64() * 1e3,
                 "first_200_ms": cold.first_ok.as_secs_f64() * 1e3,
                 "idle_rss_mib": cold.rss_after_start.map(|r| mib(r.0)),
             });
+            let fresh = match cold_db {
+                Database::Sqlite(_) => "fresh --db,",
+                Database::Postgres { .. } => {
+                    "fresh empty PostgreSQL database, schema created by the server;"
+                }
+            };
             header.push(format!(
-                "cold start (fresh --db, spawn -> first 200 of a signed GetCallerIdentity): {:.1} ms \
+                "cold start ({fresh} spawn -> first 200 of a signed GetCallerIdentity): {:.1} ms \
                  (banner after {:.1} ms); idle RSS right after start: {} MiB",
                 cold.first_ok.as_secs_f64() * 1e3,
                 cold.banner.as_secs_f64() * 1e3,
@@ -1275,16 +1525,23 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             report.insert("cold_start".into(), cold_json);
             stop(cold).await;
 
-            let db = tmp.path().join("bench.db");
+            let db = match pg.as_deref_mut() {
+                Some(pg) => pg.create("bench").await?,
+                None => Database::Sqlite(tmp.path().join("bench.db")),
+            };
             eprintln!(
                 "loadgen: seeding {} users into {} ...",
                 args.users,
-                db.display()
+                db.describe()
             );
-            let (users, seeded) = seed_database(&args, &db, &picked).await?;
+            let (users, seeded) = seed_database(args, &db, pg.as_deref(), &picked).await?;
+            let write = match db {
+                Database::Sqlite(_) => "write+fsync",
+                Database::Postgres { .. } => "write+commit",
+            };
             header.push(format!(
                 "seeding {} users + {} keys in-process (Store::apply_seed): {:.2} s \
-                 (generate {:.2} s, write+fsync {:.2} s), database {:.1} MiB",
+                 (generate {:.2} s, {write} {:.2} s), database {:.1} MiB",
                 args.users,
                 args.users,
                 (seeded.generate + seeded.write).as_secs_f64(),
@@ -1303,30 +1560,86 @@ async fn run(args: Args) -> Result<ExitCode, String> {
                     "database_mib": seeded.db_bytes as f64 / 1048576.0,
                 }),
             );
-            let server = spawn_iamlite(&args, &db).await?;
-            header.push(format!(
-                "start on the seeded --db (spawn -> first 200): {:.1} ms; RSS right after start: {} MiB",
-                server.first_ok.as_secs_f64() * 1e3,
-                fmt_opt(server.rss_after_start.map(|r| mib(r.0)), 1),
-            ));
+            // One after the other, so that each start time is the node's own.
+            let mut servers = Vec::with_capacity(args.nodes);
+            for _ in 0..args.nodes {
+                servers.push(spawn_iamlite(args, &db.storage()).await?);
+            }
+            let starts: Vec<String> = servers
+                .iter()
+                .map(|s| format!("{:.1}", s.first_ok.as_secs_f64() * 1e3))
+                .collect();
+            let rss: Vec<String> = servers
+                .iter()
+                .map(|s| fmt_opt(s.rss_after_start.map(|r| mib(r.0)), 1))
+                .collect();
+            header.push(match db {
+                Database::Sqlite(_) => format!(
+                    "start on the seeded --db (spawn -> first 200): {} ms; RSS right after start: {} MiB",
+                    starts.join(" / "),
+                    rss.join(" / "),
+                ),
+                Database::Postgres { .. } => format!(
+                    "start on the seeded database, {} one after the other (spawn -> first 200): \
+                     {} ms; RSS right after start: {} MiB",
+                    plural(servers.len(), "node"),
+                    starts.join(" / "),
+                    rss.join(" / "),
+                ),
+            });
             report.insert(
                 "seeded_start".into(),
                 json!({
-                    "first_200_ms": server.first_ok.as_secs_f64() * 1e3,
-                    "rss_mib": server.rss_after_start.map(|r| mib(r.0)),
+                    "first_200_ms": servers[0].first_ok.as_secs_f64() * 1e3,
+                    "rss_mib": servers[0].rss_after_start.map(|r| mib(r.0)),
+                    "nodes": servers.iter().map(|s| json!({
+                        "first_200_ms": s.first_ok.as_secs_f64() * 1e3,
+                        "rss_mib": s.rss_after_start.map(|r| mib(r.0)),
+                    })).collect::<Vec<_>>(),
                 }),
             );
+            let (store, store_json) = match &db {
+                Database::Sqlite(_) => ("sqlite".to_string(), json!({"engine": "sqlite"})),
+                Database::Postgres { name, .. } => (
+                    format!(
+                        "postgres, {} (fresh database {name}, created through {})",
+                        plural(servers.len(), "node"),
+                        redact_database_url(args.store.as_deref().unwrap_or_default()),
+                    ),
+                    json!({"engine": "postgres", "database": name}),
+                ),
+            };
+            header.insert(0, format!("store: {store}"));
+            report.insert("store".into(), store_json);
+            if matches!(db, Database::Postgres { .. }) {
+                let summed = if servers.len() > 1 {
+                    format!(
+                        "server RSS and CPU are summed over the {} nodes; ",
+                        servers.len()
+                    )
+                } else {
+                    String::new()
+                };
+                header.push(format!("{summed}PostgreSQL's own CPU counts as \"other\""));
+            }
             let target = Target {
                 label: args.label.clone().unwrap_or_else(|| "iamlite".to_string()),
-                addr: server.addr,
-                pid: Some(server.pid),
+                nodes: servers
+                    .iter()
+                    .map(|s| Node {
+                        addr: s.addr,
+                        pid: Some(s.pid),
+                    })
+                    .collect(),
             };
+            // Signed for the first node's Host only, as for nodes behind one load balancer: the
+            // servers verify the Host the request carries, and the signatures stay cheap.
             let signer = Arc::new(Signer::new(
                 &args.access_key_id,
                 &args.secret_access_key,
-                &host_of(server.addr),
+                &host_of(servers[0].addr),
             ));
-            (target, users, Some(server), signer)
+            (target, users, servers, signer)
         }
         Some(endpoint) => {
             let addr = endpoint_addr(endpoint)?;
@@ -1337,23 +1650,27 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             ));
             let target = Target {
                 label: args.label.clone().unwrap_or_else(|| endpoint.clone()),
-                addr,
-                pid: args.server_pid,
+                nodes: vec![Node {
+                    addr,
+                    pid: args.server_pid,
+                }],
             };
+            let pid = target.nodes[0].pid;
+            header.push("store: - (external endpoint)".to_string());
             header.push(format!(
                 "cold start: - (external endpoint); RSS before seeding: {} MiB",
-                fmt_opt(target.pid.and_then(rss_kib).map(|r| mib(r.0)), 1)
+                fmt_opt(pid.and_then(rss_kib).map(|r| mib(r.0)), 1)
             ));
             report.insert(
                 "idle_rss_mib".into(),
-                json!(target.pid.and_then(rss_kib).map(|r| mib(r.0))),
+                json!(pid.and_then(rss_kib).map(|r| mib(r.0))),
             );
             eprintln!(
                 "loadgen: creating {} users and keys over HTTP ...",
                 args.users
             );
             let t = Instant::now();
-            let users = seed_over_http(&args, addr, signer.clone(), &picked).await?;
+            let users = seed_over_http(args, addr, signer.clone(), &picked).await?;
             let secs = t.elapsed().as_secs_f64();
             header.push(format!(
                 "seeding {} users + {} keys over HTTP (CreateUser + CreateAccessKey, {} connections): \
@@ -1372,7 +1689,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
                     "seconds": secs,
                 }),
             );
-            (target, users, None, signer)
+            (target, users, Vec::new(), signer)
         }
     };
 
@@ -1382,8 +1699,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let busy: Arc<Vec<AtomicBool>> =
         Arc::new((0..users.len()).map(|_| AtomicBool::new(false)).collect());
     let mut conns = Vec::with_capacity(args.connections);
-    for _ in 0..args.connections {
-        let mut c = Conn::new(target.addr);
+    for i in 0..args.connections {
+        let mut c = Conn::new(target.nodes[i % target.nodes.len()].addr);
         c.connect().await?;
         conns.push(c);
     }
@@ -1391,7 +1708,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     for &w in &args.workloads {
         eprintln!("loadgen: {} for {:?} ...", w.name(), args.duration);
         let (m, back) = run_workload(
-            &args, &target, w, &users, &signer, &inactive, &busy, conns, ticks,
+            args, &target, w, &users, &signer, &inactive, &busy, conns, ticks,
         )
         .await;
         conns = back;
@@ -1402,11 +1719,19 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             m.tally.non_2xx,
             m.tally.transport_errors
         );
+        if m.nodes.len() > 1 {
+            let rates: Vec<String> = m
+                .nodes
+                .iter()
+                .map(|n| format!("{:.0}", n.requests as f64 / m.elapsed.as_secs_f64()))
+                .collect();
+            eprintln!("loadgen:   per node: {} req/s", rates.join(" / "));
+        }
         results.push(m);
     }
     drop(conns);
 
-    let version = if spawned.is_some() {
+    let version = if !spawned.is_empty() {
         std::process::Command::new(&args.spawn)
             .arg("--version")
             .output()
@@ -1416,7 +1741,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     } else {
         None
     };
-    if let Some(server) = spawned {
+    for server in spawned {
         stop(server).await;
     }
 
@@ -1464,6 +1789,31 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         out.push_str(&line);
         out.push('\n');
     }
+    if target.nodes.len() > 1 {
+        for m in &results {
+            let per_node: Vec<String> = m
+                .nodes
+                .iter()
+                .zip(&target.nodes)
+                .enumerate()
+                .map(|(i, (n, node))| {
+                    format!(
+                        "node {} ({}) {:.0} req/s, p99 {:.2} ms, CPU {}",
+                        i + 1,
+                        node.addr,
+                        n.requests as f64 / m.elapsed.as_secs_f64(),
+                        n.p99_ms,
+                        pct(n.cpu),
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "- {} per node: {}\n",
+                m.workload.name(),
+                per_node.join("; ")
+            ));
+        }
+    }
     println!("{out}");
     let failures: u64 = results
         .iter()
@@ -1476,6 +1826,16 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     }
 
     report.insert("target".into(), json!(target.label));
+    report.insert(
+        "nodes".into(),
+        json!(
+            target
+                .nodes
+                .iter()
+                .map(|n| n.addr.to_string())
+                .collect::<Vec<_>>()
+        ),
+    );
     report.insert("version".into(), json!(version));
     report.insert("users".into(), json!(args.users));
     report.insert("workload_users".into(), json!(users.len()));
