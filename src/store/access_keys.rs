@@ -283,14 +283,19 @@ async fn list_keys(
                              WHERE u.account_id = $1 AND u.name = $2 COLLATE NOCASE
                              ORDER BY k.create_date, k.access_key_id LIMIT $5"
                         ),
+                        // LATERAL: the user first, then its keys in index order up to the
+                        // limit (a plain join can make the planner read every key of the
+                        // account and hash them).
                         postgres: concat!(
                             "SELECT u.name, ",
                             key_meta_columns!(),
-                            " FROM users u LEFT JOIN access_keys k
-                               ON k.account_id = u.account_id AND k.user_id = u.user_id
-                              AND (k.create_date, k.access_key_id) >= ($3, $4)
+                            " FROM users u LEFT JOIN LATERAL (
+                                SELECT * FROM access_keys k
+                                WHERE k.account_id = u.account_id AND k.user_id = u.user_id
+                                  AND (k.create_date, k.access_key_id) >= ($3, $4)
+                                ORDER BY k.create_date, k.access_key_id LIMIT $5) k ON true
                              WHERE u.account_id = $1 AND lower(u.name) = lower($2)
-                             ORDER BY k.create_date, k.access_key_id LIMIT $5"
+                             ORDER BY k.create_date, k.access_key_id"
                         ),
                     ),
                     args![account_id, name.as_str(), start_date, start_id, limit],

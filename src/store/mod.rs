@@ -183,8 +183,8 @@ macro_rules! read_tx {
             }),
             #[cfg(feature = "postgres")]
             $crate::store::Backend::Postgres(db) => {
-                let client = db.client().await?;
-                let mut tx = $crate::store::postgres::PgTx::new(&client);
+                let client = db.reader().await?;
+                let mut tx = $crate::store::postgres::PgTx::new(&*client);
                 let $tx = &mut tx;
                 $body.await
             }

@@ -29,7 +29,8 @@ impl Store {
         let quota = self.key_quota();
         write_tx!(self, Invalidate::Everything, |tx| apply_seed(
             tx, &seed, &ids, now, quota
-        ))
+        ))?;
+        self.analyze().await
     }
 
     /// Replaces all state with exactly what the seed asserts, in one transaction.
@@ -40,22 +41,24 @@ impl Store {
             apply_seed(tx, &seed, &ids, now, quota).await
         })?;
         self.inner.shared.forget_all_uses();
-        Ok(())
+        self.analyze().await
     }
 
     /// Everything, secrets included, as one consistent snapshot.
     pub async fn export(&self) -> Result<State> {
         let pending = self.inner.shared.pending_uses();
-        read_tx!(self, |tx| async {
-            tx.batch(&sql!(
-                sqlite: "BEGIN",
-                postgres: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            ))
-            .await?;
-            let state = export(tx, &pending).await;
-            let _ = tx.batch(&sql!("COMMIT")).await;
-            state
-        })
+        match self.backend() {
+            super::Backend::Sqlite(db) => db.read(|c| {
+                let mut tx = super::sqlite::SqliteTx::new(c);
+                super::sqlite::ready(snapshot(&mut tx, &pending))
+            }),
+            // A connection of its own: the snapshot is a transaction.
+            #[cfg(feature = "postgres")]
+            super::Backend::Postgres(db) => {
+                let client = db.client().await?;
+                snapshot(&mut super::postgres::PgTx::new(&client), &pending).await
+            }
+        }
     }
 
     /// Replaces all state with `state`, in one transaction; nothing changes if it is refused.
@@ -66,7 +69,22 @@ impl Store {
             import(tx, &state, quota).await
         })?;
         self.inner.shared.forget_all_uses();
-        Ok(())
+        self.analyze().await
+    }
+
+    /// After a seed, reset or import has replaced many rows at once: on PostgreSQL, fresh
+    /// statistics, so that the plans of the statements that follow use the indexes (SQLite's
+    /// planner needs none).
+    async fn analyze(&self) -> Result<()> {
+        match self.backend() {
+            super::Backend::Sqlite(_) => Ok(()),
+            #[cfg(feature = "postgres")]
+            super::Backend::Postgres(_) => read_tx!(self, |tx| {
+                tx.batch(&sql!(
+                "ANALYZE accounts, users, user_tags, access_keys, deleted_access_keys, mfa_devices, sessions"
+            ))
+            }),
+        }
     }
 }
 
@@ -233,6 +251,18 @@ async fn apply_seed(
         }
     }
     Ok(())
+}
+
+/// `export` inside one read transaction (SQLite's deferred BEGIN, PostgreSQL's REPEATABLE READ).
+async fn snapshot(tx: &mut impl Tx, pending: &HashMap<String, LastUsed>) -> Result<State> {
+    tx.batch(&sql!(
+        sqlite: "BEGIN",
+        postgres: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    ))
+    .await?;
+    let state = export(tx, pending).await;
+    let _ = tx.batch(&sql!("COMMIT")).await;
+    state
 }
 
 fn key_state(r: &Row, pending: &HashMap<String, LastUsed>) -> Result<(Option<String>, KeyState)> {

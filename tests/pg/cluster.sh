@@ -131,6 +131,9 @@ fi
 
 export IAMLITE_TEST_PG="postgresql://postgres@127.0.0.1:$PGPORT/iamlite_test"
 export IAMLITE_TEST_PG_BIN="$PGBIN"
+# The same database over the unix socket (no TCP stack, no conntrack): what a node on the
+# database's own host would use, and what the benchmark measures with.
+export IAMLITE_TEST_PG_SOCKET="postgresql://postgres@${PGTMP//\//%2F}:$PGPORT/iamlite_test"
 
 log "cluster ready in $(elapsed "$t0") s (PostgreSQL $PGVERSION, port $PGPORT;" \
     "initdb $d_initdb s, start $d_start s)"
