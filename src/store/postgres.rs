@@ -27,7 +27,7 @@ const SCHEMA: &str = include_str!("schema_pg.sql");
 /// transactions.
 const POOL_SIZE: usize = 16;
 /// Connections that every read shares (see `Postgres::reader`).
-const SHARED_READERS: usize = 4;
+const SHARED_READERS: usize = 2;
 /// How many times a write that lost a serialization race or a deadlock is run again.
 const MAX_RETRIES: u32 = 8;
 /// How long a node waits for a pooled connection, or for a new one, before failing the request.
