@@ -132,6 +132,12 @@ macro_rules! write_tx {
             }
             #[cfg(feature = "postgres")]
             $crate::store::Backend::Postgres(db) => {
+                // Uses recorded before this write are durable once it is acknowledged, as on
+                // SQLite, whose batches carry them: their own asynchronous commit first, which
+                // this write's synchronous commit flushes to disk along with itself.
+                if let Err(e) = db.flush_last_used(&store.inner.shared).await {
+                    tracing::warn!(error = %e, "cannot record last uses before a write");
+                }
                 let mut attempt = 0;
                 let out = loop {
                     let mut client = db.client().await?;

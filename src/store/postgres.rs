@@ -398,8 +398,13 @@ impl Postgres {
             let mut client = self.client().await?;
             let t = begin(&mut client).await?;
             let mut tx = PgTx::new(&t);
-            let mut result = Ok(());
+            // Not an acknowledged write: no wait for the disk here (the next synchronous commit
+            // of this database, or the WAL writer within 200 ms, makes it durable).
+            let mut result = tx.batch(&sql!("SET LOCAL synchronous_commit = off")).await;
             for (id, used) in &uses {
+                if result.is_err() {
+                    break;
+                }
                 let args = args![
                     id.as_str(),
                     used.date,
