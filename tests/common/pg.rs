@@ -12,20 +12,18 @@ use tokio_postgres::NoTls;
 pub const ENV: &str = "IAMLITE_TEST_PG";
 
 /// The URL of the test cluster's database, or `None` when there is no cluster (the caller then
-/// prints that it skipped). Under CI a missing cluster panics instead: a skipped backend would
-/// let a run pass without testing it.
+/// prints that it skipped). With `IAMLITE_REQUIRE_PG` set (`.ci/run` sets it) a missing cluster
+/// panics instead: a skipped backend would let a run pass without testing it.
 pub fn base_url() -> Option<String> {
     match std::env::var(ENV) {
         Ok(url) if !url.trim().is_empty() => Some(url),
         Err(std::env::VarError::NotUnicode(raw)) => panic!("{ENV} is not valid UTF-8: {raw:?}"),
         _ => {
-            let required = ["IAMLITE_REQUIRE_PG", "CI"]
-                .iter()
-                .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+            let required = std::env::var_os("IAMLITE_REQUIRE_PG").is_some_and(|v| !v.is_empty());
             assert!(
                 !required,
-                "{ENV} is not set, and IAMLITE_REQUIRE_PG or CI is: PostgreSQL tests need a \
-                 cluster, so run them as `bash tests/pg/cluster.sh cargo test ...`"
+                "{ENV} is not set, and IAMLITE_REQUIRE_PG is: PostgreSQL tests need a cluster, so \
+                 run them as `bash tests/pg/cluster.sh cargo test ...`"
             );
             None
         }
