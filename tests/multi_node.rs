@@ -5,8 +5,8 @@
 //!
 //! Needs the cluster `tests/pg/cluster.sh` starts (`IAMLITE_TEST_PG`): run as
 //! `bash tests/pg/cluster.sh cargo test --test multi_node`. Without it the tests say they were
-//! skipped, unless `IAMLITE_REQUIRE_PG` is set (`.ci/run` sets it): then a missing cluster fails them. Round counts can be raised with
-//! `IAMLITE_RACE_ROUNDS` (a multiplier).
+//! skipped, unless `IAMLITE_REQUIRE_PG` is set (`.ci/run` sets it): then a missing cluster fails
+//! them. Round counts can be raised with `IAMLITE_RACE_ROUNDS` (a multiplier).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
