@@ -214,6 +214,7 @@ pub(super) struct Postgres {
     listening: Arc<AtomicBool>,
     background: Mutex<Vec<tokio::task::AbortHandle>>,
     readers: Mutex<[Option<Arc<deadpool_postgres::Object>>; SHARED_READERS]>,
+    flushing: tokio::sync::Mutex<()>,
     next_reader: std::sync::atomic::AtomicUsize,
 }
 
@@ -253,6 +254,7 @@ impl Postgres {
             listening: Arc::new(AtomicBool::new(false)),
             background: Mutex::new(Vec::new()),
             readers: Mutex::new(Default::default()),
+            flushing: tokio::sync::Mutex::new(()),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
         };
         pg.migrate().await?;
@@ -381,6 +383,9 @@ impl Postgres {
     /// a user's write, where it would hold locks longer). A use never moves a key's last use
     /// backwards, whichever node recorded it.
     pub(super) async fn flush_last_used(&self, shared: &Shared) -> Result<()> {
+        // One flush at a time: writes that arrive meanwhile wait for it, then find only the
+        // uses recorded since, instead of all writing the same rows at once.
+        let _one_at_a_time = self.flushing.lock().await;
         let pending = shared.pending_uses();
         if pending.is_empty() {
             return Ok(());
